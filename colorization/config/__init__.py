@@ -1,0 +1,95 @@
+"""Config entry points: a fresh default tree, and the file + command line merge that every tool uses."""
+import os
+
+from yacs.config import CfgNode
+
+from ..errors import UserError
+from .defaults import _C
+
+_CHOICES = {
+    "MODEL.HEAD": ("regression", "classification"),
+    "INPUT.COLOR_SPACE": ("LAB", "RGB"),
+    "SOLVER.OPTIMIZER": ("adam", "adamw", "sgd"),
+    "SOLVER.LOSS": ("L1", "L2"),
+    "SOLVER.LR_SCHEDULER": ("cosine", "step"),
+}
+
+
+def get_cfg():
+    """A fresh, mutable copy of the defaults."""
+    return _C.clone()
+
+
+def _lookup(cfg, dotted):
+    node = cfg
+    for part in dotted.split("."):
+        node = node[part]
+    return node
+
+
+def check_cfg(cfg):
+    """Reject values the framework cannot run with, naming the key."""
+    for key, allowed in _CHOICES.items():
+        value = _lookup(cfg, key)
+        if value not in allowed:
+            raise UserError(f"config key {key} is {value!r}; expected one of {', '.join(allowed)}")
+    from ..modeling.registry import MODEL_REGISTRY, ZHANG_ARCHS
+
+    if cfg.MODEL.ARCH not in MODEL_REGISTRY:
+        raise UserError(f"config key MODEL.ARCH is {cfg.MODEL.ARCH!r}; known models: {', '.join(sorted(MODEL_REGISTRY))}")
+    if cfg.MODEL.ARCH in ZHANG_ARCHS and cfg.INPUT.COLOR_SPACE != "LAB":
+        raise UserError(f"MODEL.ARCH {cfg.MODEL.ARCH!r} predicts ab and needs INPUT.COLOR_SPACE 'LAB', "
+                        f"not {cfg.INPUT.COLOR_SPACE!r}")
+    if cfg.MODEL.HEAD == "classification" and cfg.INPUT.COLOR_SPACE != "LAB":
+        raise UserError("MODEL.HEAD 'classification' predicts ab bins and needs INPUT.COLOR_SPACE 'LAB'")
+    if cfg.INPUT.SIZE < 16 or cfg.INPUT.SIZE % 8:
+        raise UserError(f"config key INPUT.SIZE is {cfg.INPUT.SIZE}; use a multiple of 8, at least 16")
+    lo, hi = cfg.INPUT.CROP_SCALE
+    if not 0 < lo <= hi <= 1:
+        raise UserError(f"config key INPUT.CROP_SCALE is {cfg.INPUT.CROP_SCALE}; need 0 < min <= max <= 1")
+    if not 0 <= cfg.DATASETS.VAL_FRACTION < 1:
+        raise UserError(f"config key DATASETS.VAL_FRACTION is {cfg.DATASETS.VAL_FRACTION}; need 0 <= f < 1")
+    for key in ("SOLVER.MAX_EPOCHS", "SOLVER.IMS_PER_BATCH", "SOLVER.CHECKPOINT_PERIOD", "TEST.EVAL_PERIOD",
+                "TEST.IMS_PER_BATCH"):
+        if _lookup(cfg, key) < 1:
+            raise UserError(f"config key {key} must be at least 1, got {_lookup(cfg, key)}")
+    if cfg.MODEL.ANNEALED_T <= 0:
+        raise UserError(f"config key MODEL.ANNEALED_T must be > 0, got {cfg.MODEL.ANNEALED_T}")
+
+
+def load_cfg(config_file=None, opts=(), freeze=True):
+    """Defaults, then the YAML file, then KEY VALUE pairs; checked, then frozen."""
+    cfg = get_cfg()
+    if config_file:
+        if not os.path.isfile(config_file):
+            raise UserError(f"config file not found: {config_file}")
+        try:
+            cfg.merge_from_file(config_file)
+        except (KeyError, ValueError, AssertionError) as e:
+            raise UserError(f"{config_file}: {_yacs_message(e)}") from None
+    if len(opts) % 2:
+        raise UserError(f"command-line overrides come as KEY VALUE pairs; got an odd number: {' '.join(opts)}")
+    try:
+        cfg.merge_from_list(list(opts))
+    except (KeyError, ValueError, AssertionError) as e:
+        raise UserError(f"command line: {_yacs_message(e)}") from None
+    check_cfg(cfg)
+    if freeze:
+        cfg.freeze()
+    return cfg
+
+
+def cfg_from_yaml_string(text):
+    """Rebuild a config stored in a checkpoint; keys unknown to this version are an error naming them."""
+    cfg = get_cfg()
+    stored = CfgNode.load_cfg(text)
+    cfg.merge_from_other_cfg(stored)
+    check_cfg(cfg)
+    cfg.freeze()
+    return cfg
+
+
+def _yacs_message(error):
+    # yacs wraps messages in quotes (KeyError repr); unwrap for a clean one-line message.
+    msg = error.args[0] if error.args else str(error)
+    return str(msg).replace("Non-existent config key", "unknown config key")

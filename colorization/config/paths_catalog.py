@@ -1,0 +1,61 @@
+"""Maps data set names to image sources (a folder or a .zip) under the data root, and a split of them."""
+import os
+from dataclasses import dataclass
+
+from ..errors import UserError
+
+# The data root: COLORIZATION_DATA_DIR, else the repository's datasets/ folder.
+_DEFAULT_DATA_DIR = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "datasets"))
+DATA_DIR_ENV = "COLORIZATION_DATA_DIR"
+
+# name -> source relative to the data root, and which deterministic split of it ("train", "val" or "all").
+# To add a data set: put its folder or zip under the data root and add a line here.
+DATASETS = {
+    "landscape_train": {"source": "sample_photos.zip", "split": "train"},
+    "landscape_val": {"source": "sample_photos.zip", "split": "val"},
+    "landscape_all": {"source": "sample_photos.zip", "split": "all"},
+}
+
+SPLITS = ("train", "val", "all")
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str  # what the config said
+    source: str  # absolute path of a folder or a .zip
+    split: str  # "train", "val" or "all"
+
+
+def data_dir():
+    return os.environ.get(DATA_DIR_ENV) or _DEFAULT_DATA_DIR
+
+
+def resolve_dataset(name):
+    """A catalog name, or a path to a folder / .zip optionally suffixed with @train or @val."""
+    if name in DATASETS:
+        entry = DATASETS[name]
+        source = os.path.join(data_dir(), entry["source"])
+        if not os.path.exists(source):
+            raise UserError(f"data set {name!r} points at {source}, which does not exist; "
+                            f"set {DATA_DIR_ENV} to the folder that holds {entry['source']!r}")
+        return DatasetSpec(name, source, entry["split"])
+    path, split = name, "all"
+    head, sep, tail = name.rpartition("@")
+    if sep and tail in SPLITS:
+        path, split = head, tail
+    path = os.path.expanduser(path)
+    if os.path.isdir(path) or (os.path.isfile(path) and path.lower().endswith(".zip")):
+        return DatasetSpec(name, os.path.abspath(path), split)
+    if os.path.isfile(path):
+        raise UserError(f"data set {name!r} is a file but not a .zip; give a folder of images or a .zip archive")
+    raise UserError(f"unknown data set {name!r}: not a catalog name and no such folder or .zip. "
+                    f"Known names: {', '.join(sorted(DATASETS))}. Add one to DATASETS in "
+                    f"colorization/config/paths_catalog.py, or give a path (optionally PATH@train / PATH@val).")
+
+
+def dataset_short_name(name):
+    """A file-system friendly name for a data set (used for the default output folder)."""
+    if name in DATASETS:
+        return name
+    base = os.path.basename(os.path.normpath(name.split("@")[0])) or "dataset"
+    return os.path.splitext(base)[0]

@@ -1,0 +1,78 @@
+"""build_dataset / build_data_loader: the only way data enters training, evaluation and the benchmark."""
+import torch
+from torch.utils.data import ConcatDataset, DataLoader, DistributedSampler, Sampler
+
+from ..config.paths_catalog import resolve_dataset
+from ..errors import UserError
+from .dataset import ColorizationDataset
+
+
+def build_dataset(cfg, names, train):
+    """One data set per name (catalog name or path), concatenated."""
+    datasets = []
+    for name in names:
+        spec = resolve_dataset(name)
+        datasets.append(ColorizationDataset(
+            spec, cfg.INPUT.COLOR_SPACE, cfg.INPUT.SIZE, cfg.DATASETS.VAL_FRACTION,
+            cfg.DATASETS.GRAY_CHROMA_THRESHOLD, train=train, crop_scale=cfg.INPUT.CROP_SCALE,
+            hflip_prob=cfg.INPUT.HFLIP_PROB, seed=cfg.SOLVER.SEED))
+        if len(datasets[-1]) == 0:
+            d = datasets[-1]
+            raise UserError(f"no images found in data set {name!r} ({spec.source}, split {spec.split}): "
+                            f"{d.dropped['unreadable']} unreadable, {d.dropped['grayscale']} grayscale")
+    return datasets[0] if len(datasets) == 1 else _Concat(datasets)
+
+
+class _Concat(ConcatDataset):
+    """ConcatDataset that passes (epoch, index) keys through to its parts."""
+
+    def __getitem__(self, key):
+        epoch, index = key if isinstance(key, tuple) else (0, key)
+        for d in self.datasets:
+            if index < len(d):
+                return d[(epoch, index)]
+            index -= len(d)
+        raise IndexError(key)
+
+
+class EpochTaggedSampler(Sampler):
+    """Wraps a DistributedSampler and yields (epoch, index) so items can seed their augmentation."""
+
+    def __init__(self, sampler):
+        self.sampler = sampler
+        self.skip = 0
+
+    def set_epoch(self, epoch, skip=0):
+        """skip: items of this epoch already consumed (a run resumed in the middle of an epoch)."""
+        self.sampler.set_epoch(epoch)
+        self.skip = skip
+
+    def __iter__(self):
+        epoch = self.sampler.epoch
+        return ((epoch, i) for i in list(self.sampler)[self.skip:])
+
+    def __len__(self):
+        return len(self.sampler) - self.skip
+
+
+def build_data_loader(cfg, dataset, train, rank=0, world_size=1, device_type="cpu"):
+    """Training: shuffled per epoch (call loader.sampler.set_epoch), sharded over ranks, full batches only.
+    Evaluation: in order, sharded over ranks."""
+    workers = cfg.DATALOADER.NUM_WORKERS
+    if train:
+        batch = cfg.SOLVER.IMS_PER_BATCH // world_size
+        if batch < 1 or cfg.SOLVER.IMS_PER_BATCH % world_size:
+            raise UserError(f"SOLVER.IMS_PER_BATCH ({cfg.SOLVER.IMS_PER_BATCH}) must be a multiple of the "
+                            f"number of processes ({world_size})")
+        if len(dataset) < cfg.SOLVER.IMS_PER_BATCH:
+            raise UserError(f"the training data has {len(dataset)} images, fewer than one batch "
+                            f"(SOLVER.IMS_PER_BATCH = {cfg.SOLVER.IMS_PER_BATCH})")
+        sampler = EpochTaggedSampler(DistributedSampler(dataset, num_replicas=world_size, rank=rank,
+                                                        shuffle=True, seed=cfg.SOLVER.SEED, drop_last=True))
+    else:
+        batch = max(1, cfg.TEST.IMS_PER_BATCH // world_size)
+        sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=False) \
+            if world_size > 1 else None
+    return DataLoader(dataset, batch_size=batch, sampler=sampler, num_workers=workers, drop_last=train,
+                      pin_memory=device_type == "cuda", persistent_workers=workers > 0,
+                      generator=torch.Generator().manual_seed(cfg.SOLVER.SEED))

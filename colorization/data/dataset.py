@@ -1,0 +1,91 @@
+"""The colorization data set: screened image list of one split of a source, decoded and encoded per item."""
+import hashlib
+import logging
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from . import color
+from .image_io import ImageDecodeError, decode_image
+from .sources import open_source
+from .transforms import resize_center_crop, train_transform
+
+logger = logging.getLogger(__name__)
+
+# Chroma is measured on a small copy: enough to tell a gray photo from a color one, and cheap.
+_SCREEN_SIDE = 64
+# Images with a shorter side than this carry too little to learn from and are skipped.
+MIN_SIDE = 8
+
+
+def split_of(name, val_fraction):
+    """'train' or 'val', from a hash of the file name: stable when other files come and go."""
+    h = int.from_bytes(hashlib.sha1(name.encode("utf-8")).digest()[:8], "big")
+    return "val" if (h % 1_000_000) < val_fraction * 1_000_000 else "train"
+
+
+def screen_images(source, names, gray_threshold):
+    """Keep the names that decode and carry color. Returns (kept, counts of what was dropped)."""
+    kept, skipped, gray = [], 0, 0
+    for name in names:
+        try:
+            img = decode_image(source.read(name), min_short_side=_SCREEN_SIDE)
+        except (ImageDecodeError, OSError) as e:
+            logger.warning("skipping %s: %s", source.describe(name), e)
+            skipped += 1
+            continue
+        if min(img.shape[:2]) < MIN_SIDE:
+            logger.warning("skipping %s: too small (%dx%d)", source.describe(name), img.shape[1], img.shape[0])
+            skipped += 1
+            continue
+        small = resize_center_crop(img, _SCREEN_SIDE) if min(img.shape[:2]) > _SCREEN_SIDE else img
+        if gray_threshold > 0 and color.chroma_percentile(small) < gray_threshold:
+            gray += 1
+            continue
+        kept.append(name)
+    return kept, {"unreadable": skipped, "grayscale": gray}
+
+
+class ColorizationDataset(Dataset):
+    """Items are dicts: input (1xSxS), target (CxSxS) in the network's units, and the item index.
+
+    Training items are addressed by (epoch, index) so that the augmentation of every item is a pure
+    function of (seed, epoch, index): identical with any number of workers, and after a resume.
+    """
+
+    def __init__(self, spec, color_space, size, val_fraction, gray_threshold, train=False,
+                 crop_scale=(1.0, 1.0), hflip_prob=0.0, seed=0):
+        self.spec = spec
+        self.source = open_source(spec.source)
+        self.color_space = color_space
+        self.size = size
+        self.train = train
+        self.crop_scale = tuple(crop_scale)
+        self.hflip_prob = hflip_prob
+        self.seed = seed
+        names = self.source.list_images()
+        if spec.split != "all":
+            names = [n for n in names if split_of(n, val_fraction) == spec.split]
+        self.names, self.dropped = screen_images(self.source, names, gray_threshold)
+        logger.info("data set %s (%s, split %s): %d images kept, %d unreadable skipped, %d grayscale dropped",
+                    spec.name, spec.source, spec.split, len(self.names), self.dropped["unreadable"],
+                    self.dropped["grayscale"])
+
+    def __len__(self):
+        return len(self.names)
+
+    def load_rgb(self, index):
+        return decode_image(self.source.read(self.names[index]), min_short_side=self.size)
+
+    def __getitem__(self, key):
+        epoch, index = key if isinstance(key, tuple) else (0, key)
+        img = self.load_rgb(index)
+        if self.train:
+            rng = np.random.default_rng((self.seed, epoch, index))
+            img = train_transform(img, self.size, self.crop_scale, self.hflip_prob, rng)
+        else:
+            img = resize_center_crop(img, self.size)
+        net_input, target = color.encode(img.astype(np.float32) / 255.0, self.color_space)
+        return {"input": torch.from_numpy(net_input), "target": torch.from_numpy(target), "index": index,
+                "name": self.names[index]}

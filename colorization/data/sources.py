@@ -1,0 +1,66 @@
+"""Image sources: a folder searched recursively, or a .zip read member by member without extracting it."""
+import os
+import zipfile
+
+from .image_io import is_image_name
+
+
+class FolderSource:
+    def __init__(self, root):
+        self.root = root
+
+    def list_images(self):
+        names = []
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames.sort()
+            for fn in filenames:
+                if is_image_name(fn):
+                    names.append(os.path.relpath(os.path.join(dirpath, fn), self.root).replace(os.sep, "/"))
+        return sorted(names)
+
+    def read(self, name):
+        with open(os.path.join(self.root, name), "rb") as f:
+            return f.read()
+
+    def describe(self, name):
+        return os.path.join(self.root, name)
+
+
+class ZipSource:
+    """Each process opens its own handle: a ZipFile shared across forked workers would interleave reads."""
+
+    def __init__(self, path):
+        self.path = path
+        self._zip = None
+        self._pid = None
+
+    def _handle(self):
+        if self._zip is None or self._pid != os.getpid():
+            self._zip = zipfile.ZipFile(self.path)
+            self._pid = os.getpid()
+        return self._zip
+
+    def list_images(self):
+        return sorted(info.filename for info in self._handle().infolist()
+                      if not info.is_dir() and is_image_name(info.filename))
+
+    def read(self, name):
+        return self._handle().read(name)
+
+    def describe(self, name):
+        return f"{self.path}:{name}"
+
+    def __getstate__(self):
+        return {"path": self.path, "_zip": None, "_pid": None}
+
+
+def open_source(path):
+    if os.path.isdir(path):
+        return FolderSource(path)
+    try:
+        zf = ZipSource(path)
+        zf.list_images()
+        return zf
+    except zipfile.BadZipFile as e:
+        from ..errors import UserError
+        raise UserError(f"{path} is not a readable zip archive ({e})") from None

@@ -1,0 +1,244 @@
+"""The training loop: epochs, validation with baseline, triplets, metrics.jsonl, checkpoints and resume."""
+import json
+import logging
+import math
+import os
+import signal
+import time
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from ..data import color
+from ..data.build import build_data_loader, build_dataset
+from ..errors import UserError
+from ..modeling import build_model
+from ..solver.build import build_lr_scheduler, build_optimizer
+from ..utils.distributed import barrier, init_distributed
+from ..utils.env import resolve_device, seed_everything
+from ..utils.logger import setup_logger
+from ..utils.visualize import save_triplets
+from .checkpoint import last_checkpoint, load_checkpoint, load_model_weights, save_checkpoint
+from .evaluator import evaluate
+
+CHECKPOINT_FORMAT = 1
+
+
+class NonFiniteLossError(RuntimeError):
+    pass
+
+
+def color_constants(cfg):
+    """What a checkpoint needs to turn network units back into colors."""
+    return {"color_space": cfg.INPUT.COLOR_SPACE, "l_center": color.L_CENTER, "l_scale": color.L_SCALE,
+            "ab_scale": color.AB_SCALE}
+
+
+def ensure_writable(folder, what):
+    try:
+        os.makedirs(folder, exist_ok=True)
+        probe = os.path.join(folder, ".write_test")
+        with open(probe, "w") as f:
+            f.write("ok")
+        os.remove(probe)
+    except OSError as e:
+        raise UserError(f"{what} {folder!r} cannot be written ({e.strerror or e}); choose another folder") from None
+
+
+class Trainer:
+    def __init__(self, cfg, resume=False):
+        self.cfg = cfg
+        self.device = resolve_device(cfg.MODEL.DEVICE)
+        self.dist = init_distributed(self.device.type)
+        if self.device.type == "cuda" and self.dist.enabled:
+            self.device = torch.device("cuda", self.dist.local_rank)
+        self.output_dir = cfg.OUTPUT_DIR
+        self.run_name = os.path.basename(os.path.normpath(self.output_dir))
+        if self.dist.is_main:
+            ensure_writable(self.output_dir, "output folder (OUTPUT_DIR)")
+            ensure_writable(cfg.PREDICTIONS_DIR, "predictions folder (PREDICTIONS_DIR)")
+        self.logger = setup_logger(self.output_dir if self.dist.is_main else None, self.dist.rank)
+        seed_everything(cfg.SOLVER.SEED + self.dist.rank)
+
+        self.train_set = build_dataset(cfg, cfg.DATASETS.TRAIN, train=True)
+        self.val_set = build_dataset(cfg, cfg.DATASETS.TEST, train=False)
+        self.train_loader = build_data_loader(cfg, self.train_set, True, self.dist.rank, self.dist.world_size,
+                                              self.device.type)
+        self.val_loader = build_data_loader(cfg, self.val_set, False, self.dist.rank, self.dist.world_size,
+                                            self.device.type)
+        self.iters_per_epoch = len(self.train_loader.sampler) // self.train_loader.batch_size
+
+        self.model = build_model(cfg).to(self.device)
+        self.optimizer = build_optimizer(cfg, self.model)
+        self.scheduler = build_lr_scheduler(cfg, self.optimizer, self.iters_per_epoch)
+        self.epoch = 0  # epochs completed
+        self.iter_in_epoch = 0  # batches of the current epoch completed (non-zero only after an interruption)
+        self.epoch_loss = [0.0, 0]  # loss sum and images of the current epoch so far
+        self.last_metrics = {}
+        self._stop_signal = None
+
+        if resume:
+            self._resume()
+        elif cfg.MODEL.WEIGHT:
+            ckpt = load_checkpoint(cfg.MODEL.WEIGHT)
+            state = ckpt.get("model", ckpt) if isinstance(ckpt, dict) else ckpt
+            load_model_weights(self.model, state, cfg.MODEL.WEIGHT)
+            self.logger.info("initialised the model from %s (MODEL.WEIGHT)", cfg.MODEL.WEIGHT)
+        if self.dist.is_main:
+            with open(os.path.join(self.output_dir, "config.yaml"), "w", encoding="utf-8") as f:
+                f.write(cfg.dump())
+        self.ddp_model = self.model
+        if self.dist.enabled:
+            self.ddp_model = DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self):
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "epoch": self.epoch,
+            "iter_in_epoch": self.iter_in_epoch,
+            "epoch_loss": list(self.epoch_loss),
+            "cfg": self.cfg.dump(),
+            "color": color_constants(self.cfg),
+            "rng": {"torch": torch.get_rng_state()},
+            "metrics": self.last_metrics,
+        }
+
+    def _resume(self):
+        path = last_checkpoint(self.output_dir)
+        if path is None:
+            self.logger.warning("--resume: no checkpoint in %s; starting from scratch", self.output_dir)
+            return
+        ckpt = load_checkpoint(path)
+        load_model_weights(self.model, ckpt["model"], path, strict=True)
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scheduler.load_state_dict(ckpt["scheduler"])
+        self.epoch, self.iter_in_epoch = ckpt["epoch"], ckpt.get("iter_in_epoch", 0)
+        self.epoch_loss = list(ckpt.get("epoch_loss", [0.0, 0]))
+        self.last_metrics = ckpt.get("metrics", {})
+        torch.set_rng_state(ckpt["rng"]["torch"])
+        self._truncate_metrics_log()
+        self.logger.info("resumed from %s at epoch %d, batch %d", path, self.epoch + 1, self.iter_in_epoch)
+
+    def _truncate_metrics_log(self):
+        # Records written after the checkpoint belong to work that is about to be redone.
+        path = os.path.join(self.output_dir, "metrics.jsonl")
+        if not self.dist.is_main or not os.path.isfile(path):
+            return
+        with open(path, encoding="utf-8") as f:
+            kept = [line for line in f if line.strip() and json.loads(line)["epoch"] <= self.epoch]
+        with open(path, "w", encoding="utf-8") as f:
+            f.writelines(kept)
+
+    def save(self, filename):
+        if self.dist.is_main:
+            path = save_checkpoint(self.output_dir, filename, self.state_dict())
+            self.logger.info("saved checkpoint %s", path)
+        barrier()
+
+    # ------------------------------------------------------------------ loop
+    def _on_signal(self, signum, frame):
+        self._stop_signal = signum
+
+    def train(self):
+        cfg = self.cfg
+        max_epochs = cfg.SOLVER.MAX_EPOCHS
+        self.logger.info("training %s (%s, %s head) on %s: %d train / %d val images, %d iterations per epoch, "
+                         "output %s", cfg.MODEL.ARCH, cfg.INPUT.COLOR_SPACE, cfg.MODEL.HEAD, self.device,
+                         len(self.train_set), len(self.val_set), self.iters_per_epoch, self.output_dir)
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            while self.epoch < max_epochs:
+                if not self._train_one_epoch():
+                    name = signal.Signals(self._stop_signal).name
+                    self.save(f"model_interrupted_epoch_{self.epoch + 1:04d}.pth")
+                    self.logger.warning("stopped by %s in epoch %d; continue with --resume", name, self.epoch + 1)
+                    return None
+                self.epoch += 1
+                self._end_of_epoch()
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+        if self.dist.is_main:
+            save_checkpoint(self.output_dir, "model_final.pth", self.state_dict())
+            self.logger.info("done; final model %s", os.path.join(self.output_dir, "model_final.pth"))
+        barrier()
+        return self.last_metrics
+
+    def _train_one_epoch(self):
+        """Runs (the rest of) one epoch; False when a stop signal arrived (state saved by the caller)."""
+        cfg = self.cfg
+        sampler = self.train_loader.sampler
+        sampler.set_epoch(self.epoch, skip=self.iter_in_epoch * self.train_loader.batch_size)
+        self.model.train()
+        start = time.perf_counter()
+        images_at_start = self.epoch_loss[1]
+        bar = tqdm(self.train_loader, desc=f"epoch {self.epoch + 1}/{cfg.SOLVER.MAX_EPOCHS}",
+                   disable=not self.dist.is_main, dynamic_ncols=True, leave=False, mininterval=1.0)
+        for batch in bar:
+            inputs = batch["input"].to(self.device, non_blocking=True)
+            targets = batch["target"].to(self.device, non_blocking=True)
+            loss = self.model.loss(self.ddp_model(inputs), targets)
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
+                raise NonFiniteLossError(
+                    f"loss is {loss_value} at epoch {self.epoch + 1}, iteration {self.iter_in_epoch + 1}; "
+                    f"the last good checkpoint in {self.output_dir} is kept")
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            self.scheduler.step()
+            self.iter_in_epoch += 1
+            self.epoch_loss[0] += loss_value * len(inputs)
+            self.epoch_loss[1] += len(inputs)
+            elapsed = time.perf_counter() - start
+            bar.set_postfix(loss=f"{loss_value:.4f}",
+                            img_s=f"{(self.epoch_loss[1] - images_at_start) * self.dist.world_size / elapsed:.1f}")
+            if self._stop_signal is not None:
+                return False
+        bar.close()
+        self.epoch_seconds = time.perf_counter() - start
+        self.epoch_images = (self.epoch_loss[1] - images_at_start) * self.dist.world_size
+        return True
+
+    def _end_of_epoch(self):
+        cfg = self.cfg
+        record = {"epoch": self.epoch, "iteration": self.epoch * self.iters_per_epoch,
+                  "lr": self.optimizer.param_groups[0]["lr"],
+                  "train_loss": self._reduced_mean_loss(),
+                  "images_per_s": self.epoch_images / max(self.epoch_seconds, 1e-9)}
+        self.iter_in_epoch, self.epoch_loss = 0, [0.0, 0]
+        last = self.epoch == cfg.SOLVER.MAX_EPOCHS
+        if self.epoch % cfg.TEST.EVAL_PERIOD == 0 or last:
+            summary, kept = evaluate(self.model, self.val_loader, cfg.INPUT.COLOR_SPACE, self.device,
+                                     keep_images=cfg.TEST.NUM_TRIPLETS if self.dist.is_main else 0)
+            self.last_metrics = summary
+            record.update({f"val_{k}": v for k, v in summary.items()})
+            self.logger.info(
+                "epoch %d validation: PSNR %.2f dB (no color %.2f), L1 %.4f (%.4f), L1 on ab %.2f (%.2f)",
+                self.epoch, summary["psnr"], summary["baseline_psnr"], summary["l1"], summary["baseline_l1"],
+                summary["l1_ab"], summary["baseline_l1_ab"])
+            if self.dist.is_main and kept:
+                folder = os.path.join(cfg.PREDICTIONS_DIR, self.run_name, f"epoch_{self.epoch}")
+                save_triplets(folder, [k["name"] for k in kept], [k["gray"] for k in kept],
+                              [k["target"] for k in kept], [k["prediction"] for k in kept])
+        self.logger.info("epoch %d: train loss %.4f, %.1f images/s, lr %.2e", self.epoch, record["train_loss"],
+                         record["images_per_s"], record["lr"])
+        if self.dist.is_main:
+            with open(os.path.join(self.output_dir, "metrics.jsonl"), "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+        if self.epoch % cfg.SOLVER.CHECKPOINT_PERIOD == 0 or last:
+            self.save(f"model_epoch_{self.epoch:04d}.pth")
+
+    def _reduced_mean_loss(self):
+        total = torch.tensor(self.epoch_loss, dtype=torch.float64)
+        if self.dist.enabled:
+            if self.device.type == "cuda":
+                total = total.to(self.device)
+            torch.distributed.all_reduce(total)
+        return float(total[0] / max(total[1], 1))
