@@ -63,11 +63,14 @@ def load_checkpoint(path):
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else "disallowed content"
-        raise UserError(f"{path} is not a plain weights file and was refused unopened "
-                        f"(it holds objects that could run code: {first})") from None
+        unsafe = [line.strip() for line in str(e).splitlines() if "global" in line.lower()]
+        if unsafe:
+            raise UserError(f"{path} was refused: it holds objects that could run code, not only weights "
+                            f"({unsafe[0][:200]}); load only checkpoints you trust") from None
+        raise UserError(f"{path} is not a checkpoint (corrupt, or not written by torch.save)") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as e:
-        raise UserError(f"{path} is not a readable checkpoint (corrupt or truncated: {e})") from None
+        reason = str(e).strip().split(". ")[0][:160]
+        raise UserError(f"{path} is not a readable checkpoint (corrupt or truncated: {reason})") from None
 
 
 def load_model_weights(model, state_dict, source, strict=False):

@@ -164,10 +164,7 @@ class Trainer:
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
-        if self.dist.is_main:
-            save_checkpoint(self.output_dir, "model_final.pth", self.state_dict())
-            self.logger.info("done; final model %s", os.path.join(self.output_dir, "model_final.pth"))
-        barrier()
+        self.logger.info("done; final model %s", os.path.join(self.output_dir, "model_final.pth"))
         return self.last_metrics
 
     def _train_one_epoch(self):
@@ -232,7 +229,9 @@ class Trainer:
         if self.dist.is_main:
             with open(os.path.join(self.output_dir, "metrics.jsonl"), "a", encoding="utf-8") as f:
                 f.write(json.dumps(record) + "\n")
-        if self.epoch % cfg.SOLVER.CHECKPOINT_PERIOD == 0 or last:
+        if last:
+            self.save("model_final.pth")
+        elif self.epoch % cfg.SOLVER.CHECKPOINT_PERIOD == 0:
             self.save(f"model_epoch_{self.epoch:04d}.pth")
 
     def _reduced_mean_loss(self):

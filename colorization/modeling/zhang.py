@@ -86,10 +86,17 @@ class ECCV16Net(nn.Module):
         qh, qw = _quarter_size(x.shape[-2], x.shape[-1])
         return h[:, :, :qh, :qw]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        logits = self.forward_logits(x)
+    def _regression_from_logits(self, logits, height, width):
         ab_quarter = self.model_out(torch.softmax(logits, dim=1))
-        return _upsample4_to(ab_quarter, x.shape[-2], x.shape[-1])
+        return _upsample4_to(ab_quarter, height, width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._regression_from_logits(self.forward_logits(x), x.shape[-2], x.shape[-1])
+
+    def forward_both(self, x: torch.Tensor):
+        """(regression ab / 110, bin logits) from a single pass, for training both outputs."""
+        logits = self.forward_logits(x)
+        return self._regression_from_logits(logits, x.shape[-2], x.shape[-1]), logits
 
     def official_bins(self) -> torch.Tensor:
         """(Q, 2) ab bin centres in ab units, read from ``model_out`` (exact for the official weights)."""

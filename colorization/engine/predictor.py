@@ -1,0 +1,78 @@
+"""Colorizing photos at full resolution with a trained model: the net sees INPUT.SIZE, the output keeps the photo's size."""
+import logging
+
+import cv2
+import numpy as np
+import torch
+
+from ..config import cfg_from_yaml_string, load_cfg
+from ..data import color
+from ..errors import UserError
+from ..modeling import build_model
+from ..utils.env import resolve_device
+from .checkpoint import load_checkpoint, load_model_weights
+
+logger = logging.getLogger(__name__)
+
+
+def _stored_cfg(ckpt, path):
+    try:
+        return cfg_from_yaml_string(ckpt["cfg"])
+    except Exception as e:
+        raise UserError(f"{path}: the config stored in the checkpoint does not load ({e})") from None
+
+
+def _check_same_model(stored, given, path, config_file):
+    for key in ("MODEL.ARCH", "MODEL.HEAD", "INPUT.COLOR_SPACE"):
+        a, b = stored, given
+        for part in key.split("."):
+            a, b = a[part], b[part]
+        if a != b:
+            raise UserError(f"{path} holds a model with {key} {a!r}, but {config_file} says {b!r}; "
+                            f"drop --config or give the config it was trained with")
+
+
+class Colorizer:
+    def __init__(self, model, cfg, device):
+        self.model = model.eval()
+        self.cfg = cfg
+        self.device = device
+
+    @classmethod
+    def from_checkpoint(cls, path, config_file=None, device="auto"):
+        """A checkpoint of this framework (its stored config rebuilds the model), or a bare state dict with
+        the --config that describes it."""
+        ckpt = load_checkpoint(path)
+        if not isinstance(ckpt, dict):
+            raise UserError(f"{path} is not a checkpoint (no state dict inside)")
+        if "cfg" in ckpt and "model" in ckpt:
+            cfg = _stored_cfg(ckpt, path)
+            if config_file:
+                _check_same_model(cfg, load_cfg(config_file), path, config_file)
+            state = ckpt["model"]
+        elif config_file:
+            cfg, state = load_cfg(config_file), ckpt.get("model", ckpt)
+        else:
+            raise UserError(f"{path} carries no config; give the matching one with --config")
+        model = build_model(cfg)
+        load_model_weights(model, state, path, strict=True)
+        dev = resolve_device(device if device != "auto" else cfg.MODEL.DEVICE)
+        return cls(model.to(dev), cfg, dev)
+
+    @torch.no_grad()
+    def colorize(self, rgb):
+        """HxWx3 uint8 RGB (its color is ignored) -> colorized HxWx3 uint8 RGB of the same size."""
+        h, w = rgb.shape[:2]
+        size = self.cfg.INPUT.SIZE
+        rgb01 = rgb.astype(np.float32) / 255.0
+        small = cv2.resize(rgb01, (size, size), interpolation=cv2.INTER_AREA if min(h, w) > size
+                           else cv2.INTER_LINEAR)
+        net_input, _ = color.encode(small, self.cfg.INPUT.COLOR_SPACE)
+        x = torch.from_numpy(net_input)[None].to(self.device)
+        out = self.model.predict(x, size=(h, w))[0].float().cpu().numpy()
+        if self.cfg.INPUT.COLOR_SPACE == "LAB":
+            # Full-resolution output: the photo's own L, the predicted ab upsampled.
+            lab = color.rgb_to_lab(rgb01)
+            lab[:, :, 1:] = out.transpose(1, 2, 0) * color.AB_SCALE
+            return color.to_uint8(color.lab_to_rgb(lab))
+        return color.to_uint8(out.transpose(1, 2, 0))

@@ -1,0 +1,231 @@
+"""Official Zhang et al. weights: hash-checked download into the torch hub cache, safe loading, strict fitting.
+
+A weights spec is "imagenet" (the official file for the architecture), an http(s) URL, or a local path.
+"""
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import pickle
+import re
+import sys
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import torch
+import torch.distributed as dist
+
+from colorization.errors import UserError
+
+PRETRAINED_WEIGHTS = {
+    "eccv16": {
+        "url": "https://colorizers.s3.us-east-2.amazonaws.com/colorization_release_v2-9b330a0b.pth",
+        "sha256": "9b330a0bae53f4ded77b1e23defbf78beaa09c10ebc4c4999e8e4f4a160b93f9",
+    },
+    "siggraph17": {
+        "url": "https://colorizers.s3.us-east-2.amazonaws.com/siggraph17-df00044c.pth",
+        "sha256": "df00044c0a4d7c3edcecf6f75437ce346a66e7a42612d9b968e1a7e17dbc6f66",
+    },
+}
+
+# torch hub convention: "name-<first hex digits of the SHA-256>.ext". At least 8 digits, so that names
+# like "resnet-18.pth" are not mistaken for a hash.
+_HASH_PREFIX_IN_NAME = re.compile(r"-([0-9a-f]{8,64})\.")
+_DOWNLOAD_CHUNK = 1 << 20
+_DOWNLOAD_TIMEOUT_S = 60
+
+
+class WeightsError(UserError, RuntimeError):
+    """Weights that cannot be fetched, verified, read safely or fitted to the network."""
+
+
+def weights_cache_dir() -> str:
+    """Where downloaded weights are kept: <torch hub dir>/checkpoints (follows TORCH_HOME)."""
+    return os.path.join(torch.hub.get_dir(), "checkpoints")
+
+
+def resolve_weights(spec, arch: str, *, sha256: str | None = None, progress: bool = True) -> dict:
+    """State dict for ``spec``: "imagenet" (official weights of ``arch``), an http(s) URL, or a local file.
+
+    Downloads are cached and SHA-256 checked (the official entries fully, a URL by ``sha256`` and/or the
+    hash prefix in its file name). Files are read with ``torch.load(weights_only=True)``; a checkpoint dict
+    with a "model" entry gives that entry.
+    """
+    spec = os.fspath(spec).strip() if spec is not None else ""
+    if not spec:
+        raise WeightsError("empty weights spec: give 'imagenet', an http(s) URL or a path to a .pth file")
+    if spec.lower() == "imagenet":
+        entry = PRETRAINED_WEIGHTS.get(arch)
+        if entry is None:
+            raise WeightsError(f"no official ImageNet weights for arch {arch!r}; "
+                               f"they exist for {sorted(PRETRAINED_WEIGHTS)}")
+        url, sha256 = entry["url"], entry["sha256"]
+    elif urllib.parse.urlparse(spec).scheme in ("http", "https"):
+        url = spec
+    else:
+        path = os.path.expanduser(spec)
+        if not os.path.isfile(path):
+            raise WeightsError(f"weights file {path!r} not found (spec {spec!r} is neither 'imagenet', "
+                               f"an http(s) URL nor an existing file)")
+        return load_state_dict_file(path)
+    path = _on_rank0_first(lambda: _cached_download(url, sha256, progress))
+    return load_state_dict_file(path)
+
+
+def _on_rank0_first(fetch):
+    """Run ``fetch`` on rank 0 first; the other ranks wait, then find the file cached and verified."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return fetch()
+    if dist.get_rank() == 0:
+        try:
+            return fetch()
+        finally:
+            # Release the others even when rank 0 failed, so they raise their own error instead of hanging.
+            dist.barrier()
+    dist.barrier()
+    # On a shared cache this only re-verifies; a node with its own disk downloads for itself.
+    return fetch()
+
+
+def _cache_file_name(url: str) -> str:
+    name = os.path.basename(urllib.parse.urlparse(url).path)
+    if not name:
+        name = "weights-" + hashlib.sha256(url.encode()).hexdigest()[:16] + ".pth"
+    return name
+
+
+def _expected_hashes(url: str, sha256: str | None):
+    """(full SHA-256 or None, hash prefix from the file name or None), lower case."""
+    match = _HASH_PREFIX_IN_NAME.search(_cache_file_name(url))
+    prefix = match.group(1) if match else None
+    full = sha256.strip().lower() if sha256 else None
+    return full, prefix
+
+
+def _hash_matches(actual: str, full: str | None, prefix: str | None) -> bool:
+    return (full is None or actual == full) and (prefix is None or actual.startswith(prefix))
+
+
+def _describe_expected(full, prefix) -> str:
+    return full if full else f"{prefix}... (prefix from the file name)"
+
+
+def _file_sha256(path: str) -> str:
+    hasher = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(_DOWNLOAD_CHUNK), b""):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+def _cached_download(url: str, sha256: str | None, progress: bool) -> str:
+    full, prefix = _expected_hashes(url, sha256)
+    cache_dir = weights_cache_dir()
+    os.makedirs(cache_dir, exist_ok=True)
+    dest = os.path.join(cache_dir, _cache_file_name(url))
+    if os.path.isfile(dest):
+        if full is None and prefix is None:
+            return dest  # nothing to verify against; the download itself was complete (length checked)
+        if _hash_matches(_file_sha256(dest), full, prefix):
+            return dest
+        sys.stderr.write(f"Cached weights {dest} fail their SHA-256 check; downloading them again\n")
+        os.remove(dest)
+    _download(url, dest, full, prefix, progress)
+    return dest
+
+
+def _download(url: str, dest: str, full: str | None, prefix: str | None, progress: bool) -> None:
+    """Stream ``url`` into a temp file beside ``dest``, verify length and hash, then rename atomically."""
+    fd, tmp_path = tempfile.mkstemp(dir=os.path.dirname(dest), prefix="." + os.path.basename(dest) + ".",
+                                    suffix=".partial")
+    try:
+        if progress:
+            sys.stderr.write(f'Downloading "{url}" to {dest}\n')
+        hasher = hashlib.sha256()
+        received = 0
+        request = urllib.request.Request(url, headers={"User-Agent": "colorization-weights"})
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=_DOWNLOAD_TIMEOUT_S) as resp:
+            length_header = resp.headers.get("Content-Length")
+            expected_len = int(length_header) if length_header and length_header.isdigit() else None
+            show_percent = progress and expected_len and sys.stderr.isatty()
+            for chunk in iter(lambda: resp.read(_DOWNLOAD_CHUNK), b""):
+                out.write(chunk)
+                hasher.update(chunk)
+                received += len(chunk)
+                if show_percent:
+                    sys.stderr.write(f"\r  {100 * received // expected_len:3d}% of {expected_len} bytes")
+            if show_percent:
+                sys.stderr.write("\n")
+        # http.client returns a short body without complaint when the server closes early.
+        if expected_len is not None and received != expected_len:
+            raise WeightsError(f"download of {url} is incomplete: got {received} of {expected_len} bytes")
+        actual = hasher.hexdigest()
+        if not _hash_matches(actual, full, prefix):
+            raise WeightsError(f"SHA-256 mismatch for {url}: expected {_describe_expected(full, prefix)}, "
+                               f"got {actual}; the file was not kept")
+        os.replace(tmp_path, dest)
+    except WeightsError:
+        raise
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
+        raise WeightsError(f"download of {url} failed: {exc}. Without network access, download the file "
+                           f"elsewhere and pass its local path instead") from exc
+    finally:
+        if os.path.exists(tmp_path):
+            os.remove(tmp_path)
+
+
+def load_state_dict_file(path: str) -> dict:
+    """Tensors of a .pth file read with weights_only=True: a raw state dict or a checkpoint's "model"."""
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WeightsError(f"refusing to load {path!r}: it holds Python objects other than tensors and "
+                           f"torch.load(weights_only=True) rejects it ({first_line}). Only load such a file "
+                           f"if you trust its source, and re-save its state_dict") from exc
+    except Exception as exc:  # torch raises RuntimeError, EOFError, zip errors... for damaged files
+        raise WeightsError(f"cannot read weights file {path!r}: {type(exc).__name__}: {exc}") from exc
+    return _state_dict_of(obj, path)
+
+
+def _state_dict_of(obj, path: str) -> dict:
+    if isinstance(obj, dict) and isinstance(obj.get("model"), dict):
+        obj = obj["model"]
+    if not isinstance(obj, dict) or not obj:
+        raise WeightsError(f"{path!r} is not a state dict (got {type(obj).__name__}); expected a dict of "
+                           f"tensors or a checkpoint with a 'model' entry")
+    not_tensors = [k for k, v in obj.items() if not isinstance(v, torch.Tensor)]
+    if not_tensors:
+        raise WeightsError(f"{path!r} does not look like a state dict: entries {not_tensors[:5]} are not "
+                           f"tensors (a checkpoint should keep its weights under 'model')")
+    return obj
+
+
+def load_official_state_dict(net: torch.nn.Module, state_dict: dict) -> None:
+    """Strictly load ``state_dict`` into ``net``, naming every missing, unexpected or misshaped key."""
+    if state_dict and all(k.startswith("module.") for k in state_dict):
+        # Saved from a DistributedDataParallel wrapper.
+        state_dict = {k[len("module."):]: v for k, v in state_dict.items()}
+    own = net.state_dict()
+    # Files saved before BatchNorm counted batches lack num_batches_tracked; it only matters for
+    # momentum=None, so absent counters start at 0.
+    missing = [k for k in own if k not in state_dict and not k.endswith("num_batches_tracked")]
+    unexpected = [k for k in state_dict if k not in own]
+    misshaped = [f"{k}: file {tuple(v.shape)} vs model {tuple(own[k].shape)}"
+                 for k, v in state_dict.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
+    if missing or unexpected or misshaped:
+        problems = []
+        for label, keys in (("missing keys", missing), ("unexpected keys", unexpected),
+                            ("wrong shapes", misshaped)):
+            if keys:
+                shown = ", ".join(keys[:8]) + (f", ... ({len(keys)} in all)" if len(keys) > 8 else "")
+                problems.append(f"{label}: {shown}")
+        raise WeightsError(f"weights do not fit {type(net).__name__}: " + "; ".join(problems))
+    filled = dict(state_dict)
+    for key in own:
+        if key not in filled:  # only num_batches_tracked can be absent here
+            filled[key] = torch.zeros_like(own[key])
+    net.load_state_dict(filled, strict=True)

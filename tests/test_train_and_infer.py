@@ -1,0 +1,126 @@
+"""End to end, as a user runs it: tools/train.py on a quick config, --resume, then tools/inference.py."""
+import json
+import os
+
+import cv2
+import pytest
+import torch
+
+from conftest import REPO, run_tool
+
+QUICK = os.path.join(REPO, "configs", "quick", "basic_LAB_quick.yaml")
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("run")
+    out, preds = root / "out", root / "preds"
+    result = run_tool("train.py", "--config-file", QUICK, "OUTPUT_DIR", out, "PREDICTIONS_DIR", preds)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out, preds, result
+
+
+def test_two_epochs_write_checkpoints_metrics_and_triplets(trained_run):
+    out, preds, _ = trained_run
+    assert (out / "model_epoch_0001.pth").is_file() and (out / "model_final.pth").is_file()
+    assert (out / "last_checkpoint").read_text().strip() == "model_final.pth"
+    assert "COLOR_SPACE: LAB" in (out / "config.yaml").read_text()
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2]
+    for key in ("train_loss", "val_l1", "val_l2", "val_l1_ab", "val_l2_ab", "val_psnr", "val_baseline_psnr",
+                "val_baseline_l1", "images_per_s"):
+        assert key in records[-1], key
+    triplets = sorted((preds / "out" / "epoch_2").glob("*.png"))
+    assert len(triplets) == 3 + 1  # 3 triplets and the grid
+    strip = cv2.imread(str([t for t in triplets if t.name != "grid.png"][0]))
+    assert strip.shape[0] == 64 and strip.shape[1] == 3 * 64 + 2 * 4  # gray | target | prediction
+    assert "log.txt" in os.listdir(out)
+
+
+def test_checkpoint_carries_what_rebuilds_the_model(trained_run):
+    out, _, _ = trained_run
+    ckpt = torch.load(out / "model_final.pth", weights_only=True)
+    assert ckpt["epoch"] == 2 and "ARCH: basic" in ckpt["cfg"]
+    assert ckpt["color"]["color_space"] == "LAB" and ckpt["color"]["ab_scale"] == 110.0
+    assert {"model", "optimizer", "scheduler"} <= set(ckpt)
+
+
+def test_resume_starts_at_the_right_epoch(trained_run, tmp_path):
+    out, _, _ = trained_run
+    import shutil
+    run = tmp_path / "out"
+    shutil.copytree(out, run)
+    (run / "last_checkpoint").write_text("model_epoch_0001.pth")
+    result = run_tool("train.py", "--config-file", QUICK, "--resume", "OUTPUT_DIR", run,
+                      "PREDICTIONS_DIR", tmp_path / "p")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "resumed from" in result.stderr and "at epoch 2" in result.stderr
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2]  # epoch 2 redone once, not appended twice
+
+
+def test_without_resume_a_run_starts_fresh(trained_run, tmp_path):
+    out, _, _ = trained_run
+    import shutil
+    run = tmp_path / "out"
+    shutil.copytree(out, run)
+    result = run_tool("train.py", "--config-file", QUICK, "OUTPUT_DIR", run, "PREDICTIONS_DIR", tmp_path / "p",
+                      "SOLVER.MAX_EPOCHS", "1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "resumed" not in result.stderr
+    assert "epoch 1/1" in result.stderr or "epoch 1:" in result.stderr
+
+
+def test_inference_keeps_the_photo_size(trained_run, photo_path, tmp_path):
+    out, _, _ = trained_run
+    dst = tmp_path / "colorized.png"
+    result = run_tool("inference.py", "--img_path", photo_path, "--model_to_load", out / "model_final.pth",
+                      "--output", dst)
+    assert result.returncode == 0, result.stderr
+    assert str(dst) in result.stdout
+    src_img, out_img = cv2.imread(photo_path), cv2.imread(str(dst))
+    assert out_img.shape == src_img.shape
+    # Full resolution: the output's lightness is the photo's own.
+    l_in = cv2.cvtColor(src_img, cv2.COLOR_BGR2LAB)[..., 0].astype(int)
+    l_out = cv2.cvtColor(out_img, cv2.COLOR_BGR2LAB)[..., 0].astype(int)
+    assert abs(l_in - l_out).mean() < 2.0
+
+
+def test_inference_on_a_folder(trained_run, photo_dir, tmp_path):
+    out, _, _ = trained_run
+    result = run_tool("inference.py", "--img_path", photo_dir, "--model_to_load", out / "model_final.pth",
+                      "--output", tmp_path / "colored")
+    assert result.returncode == 0, result.stderr
+    assert len(list((tmp_path / "colored").glob("*_colorized.png"))) == len(list(photo_dir.iterdir()))
+
+
+@pytest.mark.parametrize("case", ["missing_image", "unreadable_image", "missing_checkpoint", "not_a_checkpoint",
+                                  "other_architecture"])
+def test_inference_errors_are_one_line_with_exit_code_2(case, trained_run, photo_path, tmp_path):
+    out, _, _ = trained_run
+    img, ckpt, extra = photo_path, str(out / "model_final.pth"), []
+    if case == "missing_image":
+        img = str(tmp_path / "nope.jpg")
+    elif case == "unreadable_image":
+        img = str(tmp_path / "bad.jpg")
+        open(img, "w").write("not an image")
+    elif case == "missing_checkpoint":
+        ckpt = str(tmp_path / "nope.pth")
+    elif case == "not_a_checkpoint":
+        ckpt = str(tmp_path / "bad.pth")
+        open(ckpt, "wb").write(b"\x00" * 100)
+    elif case == "other_architecture":
+        extra = ["--config", os.path.join(REPO, "configs", "quick", "basic_RGB_quick.yaml")]
+    result = run_tool("inference.py", "--img_path", img, "--model_to_load", ckpt, *extra)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.stderr
+    expected = {"missing_image": "nope.jpg", "unreadable_image": "bad.jpg", "missing_checkpoint": "nope.pth",
+                "not_a_checkpoint": "bad.pth", "other_architecture": "COLOR_SPACE"}[case]
+    assert expected in lines[0]
+
+
+def test_config_errors_exit_2_naming_the_key(tmp_path):
+    result = run_tool("train.py", "--config-file", QUICK, "SOLVER.NOT_A_KEY", "1")
+    assert result.returncode == 2 and "SOLVER.NOT_A_KEY" in result.stderr and "Traceback" not in result.stderr
