@@ -141,7 +141,7 @@ def test_eccv16_regression_equals_annealed_mean_at_t1(eccv16):
     torch.testing.assert_close(readout, ab_norm, atol=1e-5, rtol=0)
 
 
-def test_eccv16_set_bins(eccv16):
+def test_eccv16_set_bins():
     net = ECCV16Net()
     bins = torch.randn(313, 2) * 50
     net.set_bins(bins)

@@ -87,6 +87,9 @@ _C.SOLVER.GAMMA = 0.1
 _C.SOLVER.WARMUP_ITERS = 20
 # A checkpoint is written every this many epochs (and always at the end).
 _C.SOLVER.CHECKPOINT_PERIOD = 5
+# On a NaN or infinite loss: False stops the run naming the iteration (the last good checkpoint is kept);
+# True skips that optimizer step, counts it (metrics.jsonl "skipped_steps") and goes on.
+_C.SOLVER.SKIP_NONFINITE = False
 # Seed of every random number generator (python, numpy, torch, data order, augmentation).
 _C.SOLVER.SEED = 0
 

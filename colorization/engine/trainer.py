@@ -76,6 +76,7 @@ class Trainer:
         self.iter_in_epoch = 0  # batches of the current epoch completed (non-zero only after an interruption)
         self.epoch_loss = [0.0, 0]  # loss sum and images of the current epoch so far
         self.last_metrics = {}
+        self.skipped_steps = 0  # non-finite losses skipped (SOLVER.SKIP_NONFINITE), over the whole run
         self._stop_signal = None
 
         if resume:
@@ -103,6 +104,7 @@ class Trainer:
             "epoch": self.epoch,
             "iter_in_epoch": self.iter_in_epoch,
             "epoch_loss": list(self.epoch_loss),
+            "skipped_steps": self.skipped_steps,
             "cfg": self.cfg.dump(),
             "color": color_constants(self.cfg),
             "rng": {"torch": torch.get_rng_state()},
@@ -120,6 +122,7 @@ class Trainer:
         self.scheduler.load_state_dict(ckpt["scheduler"])
         self.epoch, self.iter_in_epoch = ckpt["epoch"], ckpt.get("iter_in_epoch", 0)
         self.epoch_loss = list(ckpt.get("epoch_loss", [0.0, 0]))
+        self.skipped_steps = ckpt.get("skipped_steps", 0)
         self.last_metrics = ckpt.get("metrics", {})
         torch.set_rng_state(ckpt["rng"]["torch"])
         self._truncate_metrics_log()
@@ -174,7 +177,7 @@ class Trainer:
         sampler.set_epoch(self.epoch, skip=self.iter_in_epoch * self.train_loader.batch_size)
         self.model.train()
         start = time.perf_counter()
-        images_at_start = self.epoch_loss[1]
+        seen = 0
         bar = tqdm(self.train_loader, desc=f"epoch {self.epoch + 1}/{cfg.SOLVER.MAX_EPOCHS}",
                    disable=not self.dist.is_main, dynamic_ncols=True, leave=False, mininterval=1.0)
         for batch in bar:
@@ -182,25 +185,33 @@ class Trainer:
             targets = batch["target"].to(self.device, non_blocking=True)
             loss = self.model.loss(self.ddp_model(inputs), targets)
             loss_value = loss.item()
-            if not math.isfinite(loss_value):
-                raise NonFiniteLossError(
-                    f"loss is {loss_value} at epoch {self.epoch + 1}, iteration {self.iter_in_epoch + 1}; "
-                    f"the last good checkpoint in {self.output_dir} is kept")
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
+            if math.isfinite(self._all_ranks_sum(loss.detach())):
+                loss.backward()
+                self.optimizer.step()
+                self.epoch_loss[0] += loss_value * len(inputs)
+                self.epoch_loss[1] += len(inputs)
+            elif cfg.SOLVER.SKIP_NONFINITE:
+                self.skipped_steps += 1
+                self.logger.warning("skipped iteration %d of epoch %d: loss is %s (SOLVER.SKIP_NONFINITE)",
+                                    self.iter_in_epoch + 1, self.epoch + 1, loss_value)
+            else:
+                raise NonFiniteLossError(
+                    f"loss is {loss_value} at epoch {self.epoch + 1}, iteration {self.iter_in_epoch + 1} "
+                    f"(global iteration {self.epoch * self.iters_per_epoch + self.iter_in_epoch + 1}); "
+                    f"the last good checkpoint in {self.output_dir} is kept. Lower SOLVER.BASE_LR or set "
+                    f"SOLVER.SKIP_NONFINITE True")
             self.scheduler.step()
             self.iter_in_epoch += 1
-            self.epoch_loss[0] += loss_value * len(inputs)
-            self.epoch_loss[1] += len(inputs)
+            seen += len(inputs) * self.dist.world_size
             elapsed = time.perf_counter() - start
             bar.set_postfix(loss=f"{loss_value:.4f}",
-                            img_s=f"{(self.epoch_loss[1] - images_at_start) * self.dist.world_size / elapsed:.1f}")
+                            img_s=f"{seen / elapsed:.1f}")
             if self._stop_signal is not None:
                 return False
         bar.close()
         self.epoch_seconds = time.perf_counter() - start
-        self.epoch_images = (self.epoch_loss[1] - images_at_start) * self.dist.world_size
+        self.epoch_images = seen
         return True
 
     def _end_of_epoch(self):
@@ -208,7 +219,8 @@ class Trainer:
         record = {"epoch": self.epoch, "iteration": self.epoch * self.iters_per_epoch,
                   "lr": self.optimizer.param_groups[0]["lr"],
                   "train_loss": self._reduced_mean_loss(),
-                  "images_per_s": self.epoch_images / max(self.epoch_seconds, 1e-9)}
+                  "images_per_s": self.epoch_images / max(self.epoch_seconds, 1e-9),
+                  "skipped_steps": self.skipped_steps}
         self.iter_in_epoch, self.epoch_loss = 0, [0.0, 0]
         last = self.epoch == cfg.SOLVER.MAX_EPOCHS
         if self.epoch % cfg.TEST.EVAL_PERIOD == 0 or last:
@@ -233,6 +245,13 @@ class Trainer:
             self.save("model_final.pth")
         elif self.epoch % cfg.SOLVER.CHECKPOINT_PERIOD == 0:
             self.save(f"model_epoch_{self.epoch:04d}.pth")
+
+    def _all_ranks_sum(self, value):
+        # Every rank must take the same skip-or-step decision, or DDP's gradient all-reduce would hang.
+        if self.dist.enabled:
+            value = value.clone()
+            torch.distributed.all_reduce(value)
+        return value.item()
 
     def _reduced_mean_loss(self):
         total = torch.tensor(self.epoch_loss, dtype=torch.float64)
