@@ -12,6 +12,8 @@ _CHOICES = {
     "SOLVER.OPTIMIZER": ("adam", "adamw", "sgd"),
     "SOLVER.LOSS": ("L1", "L2"),
     "SOLVER.LR_SCHEDULER": ("cosine", "step"),
+    "SOLVER.AMP": ("auto", "none", "bf16", "fp16"),
+    "MODEL.MEMORY_FORMAT": ("auto", "channels_last", "contiguous"),
 }
 
 
@@ -40,6 +42,9 @@ def check_cfg(cfg):
     if cfg.MODEL.ARCH in ZHANG_ARCHS and cfg.INPUT.COLOR_SPACE != "LAB":
         raise UserError(f"MODEL.ARCH {cfg.MODEL.ARCH!r} predicts ab and needs INPUT.COLOR_SPACE 'LAB', "
                         f"not {cfg.INPUT.COLOR_SPACE!r}")
+    if cfg.MODEL.PRETRAINED.lower() == "imagenet" and cfg.MODEL.ARCH not in ZHANG_ARCHS:
+        raise UserError(f"MODEL.PRETRAINED 'imagenet' exists for {', '.join(ZHANG_ARCHS)}, "
+                        f"not for MODEL.ARCH {cfg.MODEL.ARCH!r}")
     if cfg.MODEL.HEAD == "classification" and cfg.INPUT.COLOR_SPACE != "LAB":
         raise UserError("MODEL.HEAD 'classification' predicts ab bins and needs INPUT.COLOR_SPACE 'LAB'")
     if cfg.INPUT.SIZE < 16 or cfg.INPUT.SIZE % 8:

@@ -16,9 +16,22 @@ _C.MODEL.HEAD = "regression"
 _C.MODEL.ANNEALED_T = 0.38
 # Where the model runs: "auto" (CUDA when available, else CPU), "cpu" or "cuda" / "cuda:N".
 _C.MODEL.DEVICE = "auto"
+# Official-layout network weights to start from: "" (none), "imagenet" (Zhang et al.'s released file for
+# MODEL.ARCH, downloaded once and hash-checked), a URL, or a local .pth path.
+_C.MODEL.PRETRAINED = ""
+# Color prior (.npz with "bins" and "prior", from tools/compute_color_prior.py) for the classification head's
+# class rebalancing. Empty: computed from the training data at the start of training.
+_C.MODEL.COLOR_PRIOR = ""
 # Checkpoint (.pth written by this framework) whose model weights initialise training (fine-tuning).
 # Only the weights are taken; epoch, optimizer and scheduler start fresh.
 _C.MODEL.WEIGHT = ""
+# Memory layout of activations: "auto" (channels_last on CUDA, where tensor cores want it; contiguous on
+# CPU), "channels_last" or "contiguous".
+_C.MODEL.MEMORY_FORMAT = "auto"
+# Under torchrun, synchronise BatchNorm statistics across processes (helps when the per-process batch is small).
+_C.MODEL.SYNC_BN = False
+# Compile the network with torch.compile (slow first iterations, faster afterwards).
+_C.MODEL.COMPILE = False
 # Width (channels of the first stage) of the basic encoder-decoder; later stages double it.
 _C.MODEL.BASIC_WIDTH = 16
 
@@ -73,6 +86,9 @@ _C.SOLVER.MOMENTUM = 0.9
 _C.SOLVER.BETAS = (0.9, 0.999)
 # Regression loss: "L1" or "L2".
 _C.SOLVER.LOSS = "L1"
+# Mixed precision of the forward pass: "auto" (bf16 on CUDA GPUs that support it, none on CPU), "none",
+# "bf16" or "fp16" (fp16 adds a gradient scaler). Losses, metrics and color conversions stay float32.
+_C.SOLVER.AMP = "auto"
 # Number of passes over the training data.
 _C.SOLVER.MAX_EPOCHS = 20
 # Images per optimizer step (over all processes).

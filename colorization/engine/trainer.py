@@ -16,10 +16,11 @@ from ..errors import UserError
 from ..modeling import build_model
 from ..solver.build import build_lr_scheduler, build_optimizer
 from ..utils.distributed import barrier, init_distributed
-from ..utils.env import resolve_device, seed_everything
+from ..utils.env import resolve_amp_dtype, resolve_device, resolve_memory_format, seed_everything
 from ..utils.logger import setup_logger
 from ..utils.visualize import save_triplets
 from .checkpoint import last_checkpoint, load_checkpoint, load_model_weights, save_checkpoint
+from .color_prior import prepare_color_prior
 from .evaluator import evaluate
 
 CHECKPOINT_FORMAT = 1
@@ -69,7 +70,14 @@ class Trainer:
                                             self.device.type)
         self.iters_per_epoch = len(self.train_loader.sampler) // self.train_loader.batch_size
 
-        self.model = build_model(cfg).to(self.device)
+        self.amp_dtype = resolve_amp_dtype(cfg.SOLVER.AMP, self.device)
+        self.memory_format = resolve_memory_format(cfg.MODEL.MEMORY_FORMAT, self.device)
+        self.model = build_model(cfg, load_weights=not resume)
+        if not resume:  # a resumed model's head already holds its weights
+            prepare_color_prior(self.model, cfg, self.train_set)
+        self.model.to(self.device, memory_format=self.memory_format)
+        # Only fp16 needs loss scaling; bf16 has float32's range.
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.optimizer = build_optimizer(cfg, self.model)
         self.scheduler = build_lr_scheduler(cfg, self.optimizer, self.iters_per_epoch)
         self.epoch = 0  # epochs completed
@@ -91,8 +99,12 @@ class Trainer:
                 f.write(cfg.dump())
         self.ddp_model = self.model
         if self.dist.enabled:
+            if cfg.MODEL.SYNC_BN:
+                self.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
             self.ddp_model = DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        if cfg.MODEL.COMPILE:
+            self.ddp_model = torch.compile(self.ddp_model)
 
     # ------------------------------------------------------------------ state
     def state_dict(self):
@@ -101,6 +113,7 @@ class Trainer:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
             "epoch": self.epoch,
             "iter_in_epoch": self.iter_in_epoch,
             "epoch_loss": list(self.epoch_loss),
@@ -120,6 +133,8 @@ class Trainer:
         load_model_weights(self.model, ckpt["model"], path, strict=True)
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
+        if ckpt.get("scaler"):
+            self.scaler.load_state_dict(ckpt["scaler"])
         self.epoch, self.iter_in_epoch = ckpt["epoch"], ckpt.get("iter_in_epoch", 0)
         self.epoch_loss = list(ckpt.get("epoch_loss", [0.0, 0]))
         self.skipped_steps = ckpt.get("skipped_steps", 0)
@@ -181,14 +196,17 @@ class Trainer:
         bar = tqdm(self.train_loader, desc=f"epoch {self.epoch + 1}/{cfg.SOLVER.MAX_EPOCHS}",
                    disable=not self.dist.is_main, dynamic_ncols=True, leave=False, mininterval=1.0)
         for batch in bar:
-            inputs = batch["input"].to(self.device, non_blocking=True)
+            inputs = batch["input"].to(self.device, non_blocking=True, memory_format=self.memory_format)
             targets = batch["target"].to(self.device, non_blocking=True)
-            loss = self.model.loss(self.ddp_model(inputs), targets)
+            with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+                raw = self.ddp_model(inputs)
+            loss = self.model.loss(raw.float(), targets)
             loss_value = loss.item()
             self.optimizer.zero_grad(set_to_none=True)
             if math.isfinite(self._all_ranks_sum(loss.detach())):
-                loss.backward()
-                self.optimizer.step()
+                self.scaler.scale(loss).backward()
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
                 self.epoch_loss[0] += loss_value * len(inputs)
                 self.epoch_loss[1] += len(inputs)
             elif cfg.SOLVER.SKIP_NONFINITE:
@@ -225,7 +243,8 @@ class Trainer:
         last = self.epoch == cfg.SOLVER.MAX_EPOCHS
         if self.epoch % cfg.TEST.EVAL_PERIOD == 0 or last:
             summary, kept = evaluate(self.model, self.val_loader, cfg.INPUT.COLOR_SPACE, self.device,
-                                     keep_images=cfg.TEST.NUM_TRIPLETS if self.dist.is_main else 0)
+                                     keep_images=cfg.TEST.NUM_TRIPLETS if self.dist.is_main else 0,
+                                     amp_dtype=self.amp_dtype)
             self.last_metrics = summary
             record.update({f"val_{k}": v for k, v in summary.items()})
             self.logger.info(

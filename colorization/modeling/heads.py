@@ -1,6 +1,10 @@
 """Heads turn a network's raw output into a loss and into a prediction in the target's units."""
+import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from ..data.color import AB_SCALE
+from .color_bins import annealed_mean, nearest_bin, rebalancing_weights, soft_encode
 
 
 def resize_to(x, size):
@@ -26,3 +30,46 @@ class RegressionHead(nn.Module):
 
     def predict(self, raw, size):
         return resize_to(raw, size)
+
+
+class ClassificationHead(nn.Module):
+    """The network predicts logits over Q quantized ab bins (Zhang et al. 2016).
+
+    Loss: cross-entropy against the ground truth soft-encoded over its nearest bins, each pixel weighted by
+    the rebalancing weight of its nearest bin (rare, saturated colors count more). Read-out: the annealed
+    mean softmax(logits / T) . bins, T = `temperature`. The bins and weights are buffers, so every checkpoint
+    carries them.
+    """
+
+    kind = "classification"
+
+    def __init__(self, bins, temperature=0.38, class_weights=None):
+        super().__init__()
+        bins = torch.as_tensor(bins, dtype=torch.float32)
+        self.register_buffer("bins", bins.clone())
+        weights = torch.ones(len(bins)) if class_weights is None else torch.as_tensor(class_weights).float()
+        self.register_buffer("class_weights", weights.clone())
+        self.temperature = temperature
+
+    @property
+    def num_bins(self):
+        return self.bins.shape[0]
+
+    def set_bins(self, bins):
+        self.bins.copy_(torch.as_tensor(bins, dtype=torch.float32))
+
+    def set_prior(self, prior, lam=0.5, sigma=5.0):
+        """Class rebalancing weights from the empirical prior over self.bins."""
+        self.class_weights.copy_(rebalancing_weights(prior.to(self.bins.device), self.bins, lam, sigma))
+
+    def loss(self, logits, target):
+        ab = F.interpolate(target * AB_SCALE, size=logits.shape[-2:], mode="area")
+        with torch.no_grad():
+            soft = soft_encode(ab, self.bins)
+            weights = self.class_weights[nearest_bin(ab, self.bins)]
+        per_pixel = -(soft * F.log_softmax(logits.float(), dim=1)).sum(dim=1)
+        return (per_pixel * weights).mean()
+
+    def predict(self, logits, size):
+        ab = annealed_mean(logits.float(), self.bins, self.temperature) / AB_SCALE
+        return resize_to(ab, size)

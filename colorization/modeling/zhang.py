@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .registry import register_model
+
 AB_NORM = 110.0
 # siggraph17 classifies ab on a 23 x 23 grid of step 10 over [-110, 110] (529 classes).
 SIGGRAPH17_GRID_STEP = 10.0
@@ -195,3 +197,18 @@ def siggraph17_grid_bins() -> torch.Tensor:
     axis = torch.arange(SIGGRAPH17_GRID_SIDE, dtype=torch.float32) * SIGGRAPH17_GRID_STEP - AB_NORM
     a, b = torch.meshgrid(axis, axis, indexing="ij")
     return torch.stack((a.reshape(-1), b.reshape(-1)), dim=1)
+
+
+@register_model("eccv16")
+def build_eccv16(cfg, out_channels, classification):
+    # Regression uses the official read-out (softmax -> model_out -> x4), so the official weights predict
+    # ab as they are; the classification head reads the logits instead, over `out_channels` bins.
+    return ECCV16Net(num_bins=out_channels if classification else 313)
+
+
+@register_model("siggraph17")
+def build_siggraph17(cfg, out_channels, classification):
+    if classification and out_channels != SIGGRAPH17_GRID_SIDE ** 2:
+        raise ValueError(f"siggraph17 classifies over its {SIGGRAPH17_GRID_SIDE ** 2}-cell ab grid, "
+                         f"not {out_channels} bins")
+    return SIGGRAPH17Net()

@@ -37,6 +37,29 @@ def vstack(rows, gap=4):
     return np.concatenate(out, axis=0)
 
 
+def header_height(tile_width):
+    """Height of the label row above tiles of this width: readable on 64 px tiles, not huge on 512 px ones."""
+    return max(16, min(tile_width // 8, 40))
+
+
+def header_row(labels, tile_width, gap=4):
+    """A white row with one black label centred over each tile of hstack(tiles, gap); long labels are cut."""
+    h = header_height(tile_width)
+    font, thickness = cv2.FONT_HERSHEY_SIMPLEX, 1
+    scale = h / 40.0  # Hershey simplex: about 22 px cap height + 10 px descent at scale 1
+    cells = []
+    for label in labels:
+        cell = np.full((h, tile_width, 3), 255, np.uint8)
+        text = str(label)
+        while len(text) > 1 and cv2.getTextSize(text, font, scale, thickness)[0][0] > tile_width - 4:
+            text = text[:-3] + ".." if len(text) > 3 else text[:-1]
+        (tw, th), base = cv2.getTextSize(text, font, scale, thickness)
+        org = (max(2, (tile_width - tw) // 2), (h + th) // 2)
+        cv2.putText(cell, text, org, font, scale, (0, 0, 0), thickness, cv2.LINE_AA)
+        cells.append(cell)
+    return hstack(cells, gap)
+
+
 def save_triplets(folder, names, grays, targets, preds):
     """One PNG per image (gray | target | prediction) and grid.png of all rows. Returns the paths."""
     os.makedirs(folder, exist_ok=True)
