@@ -16,17 +16,36 @@ from colorization.errors import UserError  # noqa: E402
 from colorization.utils.visualize import write_rgb  # noqa: E402
 
 DEFAULT_OUTPUT = os.path.join("predictions", "inference")
+TEMPERATURE_RANGE = (0.01, 2.0)
+SATURATION_RANGE = (0.0, 3.0)
+BRIGHTNESS_RANGE = (0.3, 2.0)
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--img_path", required=True, help="image file, folder or glob pattern")
-    p.add_argument("--model_to_load", required=True, help="checkpoint (.pth) written by tools/train.py")
+    p.add_argument("--model_to_load", required=True,
+                   help="checkpoint (.pth) written by tools/train.py; 'imagenet' for the official weights of the "
+                        "--config's network; or an official weights file as published (with --config)")
     p.add_argument("--config", default="", help="YAML config; needed only for a checkpoint that carries none")
     p.add_argument("--output", default="",
                    help=f"output file (one input) or folder (default: {DEFAULT_OUTPUT}/)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    p.add_argument("--temperature", type=float, default=None,
+                   help=f"annealed-mean temperature of a classification head, {TEMPERATURE_RANGE[0]} to "
+                        f"{TEMPERATURE_RANGE[1]}: 1 is the mean, lower is more vivid (default: the config's)")
+    p.add_argument("--saturation", type=float, default=1.0,
+                   help=f"color factor, {SATURATION_RANGE[0]} to {SATURATION_RANGE[1]}: "
+                        ">1 vivid, <1 muted, 0 gray")
+    p.add_argument("--brightness", type=float, default=1.0,
+                   help=f"lightness factor, {BRIGHTNESS_RANGE[0]} to {BRIGHTNESS_RANGE[1]}: >1 lighter, <1 darker")
     return p.parse_args(argv)
+
+
+def check_range(name, value, bounds):
+    lo, hi = bounds
+    if not lo <= value <= hi:
+        raise UserError(f"--{name} {value} is outside {lo} .. {hi}")
 
 
 def collect_inputs(path):
@@ -56,8 +75,14 @@ def main(argv=None):
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     args = parse_args(argv)
     try:
+        check_range("saturation", args.saturation, SATURATION_RANGE)
+        check_range("brightness", args.brightness, BRIGHTNESS_RANGE)
+        if args.temperature is not None:
+            check_range("temperature", args.temperature, TEMPERATURE_RANGE)
         inputs = collect_inputs(args.img_path)
         colorizer = Colorizer.from_checkpoint(args.model_to_load, args.config or None, args.device)
+        if args.temperature is not None:
+            colorizer.set_temperature(args.temperature)
         failed = 0
         for src in inputs:
             try:
@@ -69,7 +94,7 @@ def main(argv=None):
                 failed += 1
                 continue
             dst = output_path(src, args, len(inputs) == 1)
-            write_rgb(dst, colorizer.colorize(rgb))
+            write_rgb(dst, colorizer.colorize(rgb, args.saturation, args.brightness))
             print(f"{src} -> {dst}")
         if failed == len(inputs):
             raise UserError(f"none of the {len(inputs)} images could be read")

@@ -9,6 +9,7 @@ from ..config import cfg_from_yaml_string, load_cfg
 from ..data import color
 from ..errors import UserError
 from ..modeling import build_model
+from ..modeling.build import load_pretrained
 from ..utils.env import resolve_device
 from .checkpoint import load_checkpoint, load_model_weights
 
@@ -40,10 +41,17 @@ class Colorizer:
 
     @classmethod
     def from_checkpoint(cls, path, config_file=None, device="auto"):
-        """A checkpoint of this framework (its stored config rebuilds the model), or a bare state dict with
-        the --config that describes it."""
+        """`path` is one of: a checkpoint of this framework (its stored config rebuilds the model; --config
+        only double-checks), "imagenet" (the official weights for the --config's network), or an
+        official-layout state dict as published (needs --config)."""
+        if path == "imagenet":
+            if not config_file:
+                raise UserError("--model_to_load imagenet needs --config naming the network "
+                                "(e.g. configs/larger_net_pretrained.yaml)")
+            cfg = load_cfg(config_file, ["MODEL.PRETRAINED", "imagenet"])
+            return cls._on_device(build_model(cfg), cfg, device)
         ckpt = load_checkpoint(path)
-        if not isinstance(ckpt, dict):
+        if not isinstance(ckpt, dict) or not ckpt:
             raise UserError(f"{path} is not a checkpoint (no state dict inside)")
         if "cfg" in ckpt and "model" in ckpt:
             cfg = _stored_cfg(ckpt, path)
@@ -54,14 +62,32 @@ class Colorizer:
             cfg, state = load_cfg(config_file), ckpt.get("model", ckpt)
         else:
             raise UserError(f"{path} carries no config; give the matching one with --config")
-        model = build_model(cfg)
-        load_model_weights(model, state, path, strict=True)
+        if not all(k.startswith(("net.", "head.")) for k in state):
+            # An official-layout file: the network's weights alone, as released.
+            model = build_model(cfg, load_weights=False)
+            load_pretrained(model, state)
+        else:
+            model = build_model(cfg, bins=state.get("head.bins"), load_weights=False)
+            load_model_weights(model, state, path, strict=True)
+        return cls._on_device(model, cfg, device)
+
+    @classmethod
+    def _on_device(cls, model, cfg, device):
         dev = resolve_device(device if device != "auto" else cfg.MODEL.DEVICE)
         return cls(model.to(dev), cfg, dev)
 
+    def set_temperature(self, temperature):
+        """Annealed-mean temperature of a classification head: lower gives more vivid color."""
+        if self.model.head.kind != "classification":
+            raise UserError("--temperature applies to models with MODEL.HEAD classification; this one regresses")
+        self.model.head.temperature = temperature
+
     @torch.no_grad()
-    def colorize(self, rgb):
-        """HxWx3 uint8 RGB (its color is ignored) -> colorized HxWx3 uint8 RGB of the same size."""
+    def colorize(self, rgb, saturation=1.0, brightness=1.0):
+        """HxWx3 uint8 RGB (its color is ignored) -> colorized HxWx3 uint8 RGB of the same size.
+
+        saturation scales a and b, brightness scales L (the seed's "mood": vivid or muted, lighter or darker).
+        """
         h, w = rgb.shape[:2]
         size = self.cfg.INPUT.SIZE
         rgb01 = rgb.astype(np.float32) / 255.0
@@ -74,5 +100,10 @@ class Colorizer:
             # Full-resolution output: the photo's own L, the predicted ab upsampled.
             lab = color.rgb_to_lab(rgb01)
             lab[:, :, 1:] = out.transpose(1, 2, 0) * color.AB_SCALE
-            return color.to_uint8(color.lab_to_rgb(lab))
-        return color.to_uint8(out.transpose(1, 2, 0))
+        else:
+            lab = color.rgb_to_lab(np.clip(out.transpose(1, 2, 0), 0.0, 1.0))
+        if saturation != 1.0:
+            lab[:, :, 1:] *= saturation
+        if brightness != 1.0:
+            lab[:, :, 0] = np.clip(lab[:, :, 0] * brightness, 0.0, 100.0)
+        return color.to_uint8(color.lab_to_rgb(lab))

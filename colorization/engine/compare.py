@@ -1,0 +1,187 @@
+"""Several trained models on one data set: each model's metrics, the "no color" baseline's, a markdown table and a
+contact sheet of gray | target | predictions. The logic behind tools/evaluate.py."""
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+
+import cv2
+from tqdm import tqdm
+
+from ..config.paths_catalog import resolve_dataset
+from ..data.build import build_data_loader, build_dataset
+from ..errors import UserError
+from ..utils.visualize import header_row, hstack, vstack, write_rgb
+from .evaluator import evaluate
+from .predictor import Colorizer
+
+logger = logging.getLogger(__name__)
+
+BASELINE_NAME = "no color"
+
+# (header, metric key, format): own-space L1/L2 stay out because their units differ between RGB and LAB models.
+TABLE_COLUMNS = (
+    ("L1 ab ↓", "l1_ab", "{:.2f}"),
+    ("L2 ab ↓", "l2_ab", "{:.1f}"),
+    ("PSNR ↑", "psnr", "{:.2f}"),
+    ("SSIM ↑", "ssim", "{:.4f}"),
+    ("colorfulness", "colorfulness", "{:.2f}"),
+    ("\\|ΔCF\\| ↓", "colorfulness_gap", "{:.2f}"),
+    ("AuC ↑", "auc", "{:.4f}"),
+)
+
+
+@dataclass
+class Entry:
+    """One row of the comparison: a model, or the baseline of one data set."""
+    name: str
+    input_size: int
+    color_space: str
+    num_images: int
+    metrics: dict
+    checkpoint: str = ""
+    kept: list = field(default_factory=list, repr=False)  # evaluate()'s kept images (models only)
+
+    def to_json(self):
+        out = {"name": self.name}
+        if self.checkpoint:
+            out["checkpoint"] = self.checkpoint
+        out.update(input_size=self.input_size, color_space=self.color_space, num_images=self.num_images,
+                   metrics=self.metrics)
+        return out
+
+
+@dataclass
+class Comparison:
+    dataset: str
+    source: str
+    split: str
+    models: list
+    baselines: list  # one per data set (INPUT.SIZE, INPUT.COLOR_SPACE), in the order first needed
+
+    def to_json(self):
+        return {"dataset": self.dataset, "source": self.source, "split": self.split,
+                "num_images": self.models[0].num_images,
+                "models": [m.to_json() for m in self.models],
+                "baselines": [b.to_json() for b in self.baselines]}
+
+    def table_baselines(self):
+        """One baseline row per input size: its ab and 8-bit RGB metrics do not depend on the color space
+        (LAB and RGB data sets agree to about 1e-3), so a second color space would only repeat the row."""
+        by_size = {}
+        for b in self.baselines:
+            by_size.setdefault(b.input_size, b)
+        if len(by_size) == 1:
+            return list(by_size.values())
+        return [Entry(f"{BASELINE_NAME} ({size} px)", b.input_size, b.color_space, b.num_images, b.metrics)
+                for size, b in by_size.items()]
+
+    def markdown(self):
+        header = ["model"] + [c[0] for c in TABLE_COLUMNS]
+        lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * len(TABLE_COLUMNS)) + "|"]
+        for entry in self.models + self.table_baselines():
+            cells = [entry.name.replace("|", "\\|")] + [fmt.format(entry.metrics[key])
+                                                        for _, key, fmt in TABLE_COLUMNS]
+            lines.append("| " + " | ".join(cells) + " |")
+        sizes = sorted({m.input_size for m in self.models})
+        intro = (f"{self.models[0].num_images} images of {self.dataset} (split {self.split}), "
+                 f"{' / '.join(str(s) for s in sizes)} px. ↑ higher is better, ↓ lower is better; "
+                 f"L1/L2 ab in LAB units, PSNR/SSIM/colorfulness on 8-bit RGB. "
+                 f"\"{BASELINE_NAME}\" predicts ab = 0: a model is only useful where it beats it.")
+        return intro + "\n\n" + "\n".join(lines) + "\n"
+
+    def contact_sheet(self, gap=4):
+        """Rows = images, columns = gray | target | each model; tiles at the largest INPUT.SIZE. None if no images."""
+        tile = max(m.input_size for m in self.models)
+        reference = next(m for m in self.models if m.input_size == tile)  # its gray / target are sharpest
+        if not reference.kept:
+            return None
+
+        def fit(img):
+            return img if img.shape[0] == tile else cv2.resize(img, (tile, tile), interpolation=cv2.INTER_LINEAR)
+
+        rows = [header_row(["gray", "target"] + [m.name for m in self.models], tile, gap)]
+        for i, ref in enumerate(reference.kept):
+            rows.append(hstack([ref["gray"], ref["target"]] + [fit(m.kept[i]["prediction"]) for m in self.models],
+                               gap))
+        return vstack(rows, gap)
+
+
+def display_names(paths):
+    """Short unique names for checkpoints: the run folder's name, with the file name when that is ambiguous."""
+    def run(p):
+        return os.path.basename(os.path.dirname(os.path.abspath(p))) or p
+
+    def run_file(p):
+        return f"{run(p)}/{os.path.splitext(os.path.basename(p))[0]}"
+
+    for candidate in (run, run_file, os.path.normpath):
+        names = [candidate(p) for p in paths]
+        if len(set(names)) == len(names):
+            return names
+    return [f"{os.path.normpath(p)} #{i + 1}" for i, p in enumerate(paths)]  # the same file given twice
+
+
+def _data_cfg(cfg, size, color_space):
+    # Only INPUT differs between data sets: split, gray screening and batch size come from the first model's
+    # config, so every data set holds the same images in the same order.
+    cfg = cfg.clone()
+    cfg.defrost()
+    cfg.INPUT.SIZE = size
+    cfg.INPUT.COLOR_SPACE = color_space
+    cfg.freeze()
+    return cfg
+
+
+def _split_baseline(summary):
+    model = {k: v for k, v in summary.items() if not k.startswith("baseline_")}
+    baseline = {k[len("baseline_"):]: v for k, v in summary.items() if k.startswith("baseline_")}
+    return model, baseline
+
+
+def compare_checkpoints(checkpoints, dataset, config_file=None, device="auto", num_images=8, progress=True):
+    """Evaluate every checkpoint on `dataset` (catalog name, folder or .zip); returns a Comparison."""
+    if not checkpoints:
+        raise UserError("give at least one checkpoint")
+    spec = resolve_dataset(dataset)  # an unknown name fails before any model is loaded
+    names = display_names(checkpoints)
+    colorizers = [Colorizer.from_checkpoint(p, config_file, device) for p in checkpoints]
+    data_cfgs, datasets, baselines, models = {}, {}, {}, []
+    for name, path, colorizer in zip(names, checkpoints, colorizers):
+        key = (colorizer.cfg.INPUT.SIZE, colorizer.cfg.INPUT.COLOR_SPACE)
+        if key not in datasets:
+            data_cfgs[key] = _data_cfg(colorizers[0].cfg, *key)
+            datasets[key] = build_dataset(data_cfgs[key], [dataset], train=False)
+            first = next(iter(datasets.values()))
+            if datasets[key].names != first.names:
+                raise UserError(f"data set {dataset!r} changed while it was being read; run again")
+        loader = build_data_loader(data_cfgs[key], datasets[key], train=False, device_type=colorizer.device.type)
+        batches = tqdm(loader, desc=name, unit="batch", dynamic_ncols=True, disable=not progress)
+        summary, kept = evaluate(colorizer.model, batches, key[1], colorizer.device, keep_images=num_images,
+                                 with_baseline=key not in baselines)
+        metrics, baseline = _split_baseline(summary)
+        count = len(datasets[key])
+        if key not in baselines:
+            baselines[key] = Entry(BASELINE_NAME, key[0], key[1], count, baseline)
+        models.append(Entry(name, key[0], key[1], count, metrics, checkpoint=path, kept=kept))
+        logger.info("%s: PSNR %.2f dB, L1 ab %.2f on %d images", name, metrics["psnr"], metrics["l1_ab"], count)
+    return Comparison(dataset, spec.source, spec.split, models, list(baselines.values()))
+
+
+def write_comparison(comparison, output_dir):
+    """metrics.json, metrics.md and (when there are images) contact_sheet.png in output_dir; returns the paths."""
+    try:
+        os.makedirs(output_dir, exist_ok=True)
+        paths = [os.path.join(output_dir, "metrics.json"), os.path.join(output_dir, "metrics.md")]
+        with open(paths[0], "w", encoding="utf-8") as f:
+            json.dump(comparison.to_json(), f, indent=2)
+            f.write("\n")
+        with open(paths[1], "w", encoding="utf-8") as f:
+            f.write(comparison.markdown())
+        sheet = comparison.contact_sheet()
+        if sheet is not None:
+            paths.append(os.path.join(output_dir, "contact_sheet.png"))
+            write_rgb(paths[-1], sheet)
+    except OSError as e:
+        raise UserError(f"cannot write to {output_dir!r} ({e.strerror or e}); choose another --output") from None
+    return paths

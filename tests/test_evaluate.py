@@ -1,0 +1,131 @@
+"""tools/evaluate.py as a user runs it: two real quick checkpoints (LAB and RGB) compared on a folder of photos."""
+import importlib.util
+import json
+import os
+
+import cv2
+import pytest
+
+from conftest import REPO, run_tool
+
+QUICK_CONFIGS = {"lab": "basic_LAB_quick.yaml", "rgb": "basic_RGB_quick.yaml"}
+SIZE = 64  # INPUT.SIZE of the quick configs
+GAP = 4  # visualize.hstack / vstack default
+NUM_IMAGES = 3
+
+
+def _load_tool():
+    spec = importlib.util.spec_from_file_location("evaluate_tool", os.path.join(REPO, "tools", "evaluate.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, photo_dir):
+    """One epoch of each quick config, trained and validated on the 12 photos (one batch: seconds on a CPU)."""
+    root = tmp_path_factory.mktemp("runs")
+    data = f"('{photo_dir}',)"
+    out = {}
+    for name, config in QUICK_CONFIGS.items():
+        result = run_tool("train.py", "--config-file", os.path.join(REPO, "configs", "quick", config),
+                          "OUTPUT_DIR", root / name, "PREDICTIONS_DIR", root / "preds", "SOLVER.MAX_EPOCHS", "1",
+                          "DATASETS.TRAIN", data, "DATASETS.TEST", data)
+        assert result.returncode == 0, result.stderr[-3000:]
+        out[name] = root / name
+    return out
+
+
+@pytest.fixture(scope="module")
+def evaluated(runs, photo_dir, tmp_path_factory):
+    dest = tmp_path_factory.mktemp("evaluate")
+    result = run_tool("evaluate.py", "--model_to_load", runs["lab"] / "model_final.pth",
+                      runs["rgb"] / "model_final.pth", "--dataset", photo_dir, "--output", dest,
+                      "--num_images", NUM_IMAGES, "--device", "cpu")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return dest, result, json.loads((dest / "metrics.json").read_text())
+
+
+def _trainer_validation(run):
+    """The validation record the trainer wrote for its last epoch (the weights in model_final.pth)."""
+    return json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+
+
+def test_metrics_json_has_both_models_and_the_baseline_on_the_same_images(evaluated, runs):
+    _, _, report = evaluated
+    assert [m["name"] for m in report["models"]] == ["lab", "rgb"]
+    assert [m["color_space"] for m in report["models"]] == ["LAB", "RGB"]
+    assert report["models"][0]["checkpoint"] == str(runs["lab"] / "model_final.pth")
+    counts = {e["num_images"] for e in report["models"] + report["baselines"]}
+    assert counts == {12} and report["num_images"] == 12
+    # One baseline per data set (64 px LAB and 64 px RGB), each with every metric the models have.
+    assert [(b["input_size"], b["color_space"]) for b in report["baselines"]] == [(64, "LAB"), (64, "RGB")]
+    for entry in report["models"] + report["baselines"]:
+        assert {"l1", "l2", "l1_ab", "l2_ab", "psnr", "ssim", "colorfulness", "colorfulness_gap",
+                "auc"} <= set(entry["metrics"])
+
+
+def test_numbers_equal_the_trainers_evaluator_on_the_same_data(evaluated, runs):
+    _, _, report = evaluated
+    baselines = {b["color_space"]: b["metrics"] for b in report["baselines"]}
+    for model, space in zip(report["models"], ("lab", "rgb")):
+        trainer = _trainer_validation(runs[space])
+        for key, value in baselines[space.upper()].items():
+            assert value == pytest.approx(trainer[f"val_baseline_{key}"], rel=1e-6), (space, key)
+        for key, value in model["metrics"].items():
+            assert value == pytest.approx(trainer[f"val_{key}"], rel=1e-6), (space, key)
+
+
+def test_table_has_one_row_per_model_and_the_baseline(evaluated):
+    dest, result, report = evaluated
+    md = (dest / "metrics.md").read_text()
+    table = [line for line in md.splitlines() if line.startswith("|")]
+    rows = table[2:]  # after header and separator
+    assert [r.split("|")[1].strip() for r in rows] == ["lab", "rgb", "no color"]
+    psnr_col = [c.strip() for c in table[0].split("|")].index("PSNR ↑")
+    assert rows[2].split("|")[psnr_col].strip() == f"{report['baselines'][0]['metrics']['psnr']:.2f}"
+    assert md.strip() in result.stdout  # the table is printed
+    for name in ("metrics.json", "metrics.md", "contact_sheet.png"):
+        assert f"wrote {dest / name}" in result.stdout
+
+
+def test_contact_sheet_is_a_header_and_rows_of_tiles(evaluated):
+    from colorization.utils.visualize import header_height
+
+    dest, _, _ = evaluated
+    sheet = cv2.imread(str(dest / "contact_sheet.png"))
+    columns = 2 + 2  # gray, target, two models
+    assert sheet.shape == (header_height(SIZE) + NUM_IMAGES * (SIZE + GAP), columns * SIZE + (columns - 1) * GAP, 3)
+    header = sheet[:header_height(SIZE)]
+    assert (header < 128).any() and (header == 255).mean() > 0.5  # dark text on white
+    first_gray = sheet[header_height(SIZE) + GAP:header_height(SIZE) + GAP + SIZE, :SIZE].astype(int)
+    assert abs(first_gray[..., 0] - first_gray[..., 2]).max() <= 2  # column 1 is the gray input
+
+
+@pytest.mark.parametrize("case", ["missing_checkpoint", "unknown_dataset", "negative_num_images"])
+def test_errors_are_one_line_with_exit_code_2(case, runs, photo_dir, tmp_path, capsys):
+    ckpt, dataset, extra = runs["lab"] / "model_final.pth", str(photo_dir), []
+    if case == "missing_checkpoint":
+        ckpt = tmp_path / "nope.pth"
+    elif case == "unknown_dataset":
+        dataset = "no_such_dataset"
+    else:
+        extra = ["--num_images", "-1"]
+    code = _load_tool().main(["--model_to_load", str(ckpt), "--dataset", dataset, "--output", str(tmp_path),
+                              *extra])
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert {"missing_checkpoint": "nope.pth", "unknown_dataset": "no_such_dataset",
+            "negative_num_images": "--num_images"}[case] in lines[0]
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def test_display_names_are_short_and_unique():
+    from colorization.engine.compare import display_names
+
+    assert display_names(["models/a/LAB/model_final.pth", "models/a/RGB/model_final.pth"]) == ["LAB", "RGB"]
+    assert display_names(["r/model_epoch_0001.pth", "r/model_final.pth"]) == ["r/model_epoch_0001",
+                                                                              "r/model_final"]
+    assert len(set(display_names(["r/m.pth", "r/m.pth"]))) == 2
