@@ -13,8 +13,10 @@ setup(
         "yacs>=0.1.8",
         "tqdm>=4.60",
         "imagesize>=1.4",
+        "matplotlib>=3.5",
     ],
     extras_require={
         "dev": ["pytest>=7", "scikit-image>=0.21"],
+        "tb": ["tensorboard>=2.10"],
     },
 )

@@ -55,6 +55,21 @@ class EpochTaggedSampler(Sampler):
         return len(self.sampler) - self.skip
 
 
+class ContiguousShardSampler(Sampler):
+    """Evaluation shards without padding (DistributedSampler repeats images to even out ranks, which would
+    bias the metrics): rank r takes the r-th contiguous block, so rank 0 holds the first images."""
+
+    def __init__(self, size, rank, world_size):
+        self.start = size * rank // world_size
+        self.stop = size * (rank + 1) // world_size
+
+    def __iter__(self):
+        return iter(range(self.start, self.stop))
+
+    def __len__(self):
+        return self.stop - self.start
+
+
 def build_data_loader(cfg, dataset, train, rank=0, world_size=1, device_type="cpu"):
     """Training: shuffled per epoch (call loader.sampler.set_epoch), sharded over ranks, full batches only.
     Evaluation: in order, sharded over ranks."""
@@ -71,8 +86,7 @@ def build_data_loader(cfg, dataset, train, rank=0, world_size=1, device_type="cp
                                                         shuffle=True, seed=cfg.SOLVER.SEED, drop_last=True))
     else:
         batch = max(1, cfg.TEST.IMS_PER_BATCH // world_size)
-        sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=False) \
-            if world_size > 1 else None
+        sampler = ContiguousShardSampler(len(dataset), rank, world_size) if world_size > 1 else None
     return DataLoader(dataset, batch_size=batch, sampler=sampler, num_workers=workers, drop_last=train,
                       pin_memory=device_type == "cuda", persistent_workers=workers > 0,
                       generator=torch.Generator().manual_seed(cfg.SOLVER.SEED))

@@ -77,13 +77,14 @@ class Comparison:
                 for size, b in by_size.items()]
 
     def markdown(self):
-        header = ["model"] + [c[0] for c in TABLE_COLUMNS]
-        lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * len(TABLE_COLUMNS)) + "|"]
-        for entry in self.models + self.table_baselines():
-            cells = [entry.name.replace("|", "\\|")] + [fmt.format(entry.metrics[key])
-                                                        for _, key, fmt in TABLE_COLUMNS]
-            lines.append("| " + " | ".join(cells) + " |")
         sizes = sorted({m.input_size for m in self.models})
+        size_column = len(sizes) > 1  # then each model must be read against the baseline of its own size
+        header = ["model"] + (["px"] if size_column else []) + [c[0] for c in TABLE_COLUMNS]
+        lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+        for entry in self.models + self.table_baselines():
+            cells = [entry.name.replace("|", "\\|")] + ([str(entry.input_size)] if size_column else [])
+            cells += [fmt.format(entry.metrics[key]) for _, key, fmt in TABLE_COLUMNS]
+            lines.append("| " + " | ".join(cells) + " |")
         intro = (f"{self.models[0].num_images} images of {self.dataset} (split {self.split}), "
                  f"{' / '.join(str(s) for s in sizes)} px. ↑ higher is better, ↓ lower is better; "
                  f"L1/L2 ab in LAB units, PSNR/SSIM/colorfulness on 8-bit RGB. "
@@ -178,10 +179,12 @@ def write_comparison(comparison, output_dir):
             f.write("\n")
         with open(paths[1], "w", encoding="utf-8") as f:
             f.write(comparison.markdown())
-        sheet = comparison.contact_sheet()
+        sheet, sheet_path = comparison.contact_sheet(), os.path.join(output_dir, "contact_sheet.png")
         if sheet is not None:
-            paths.append(os.path.join(output_dir, "contact_sheet.png"))
-            write_rgb(paths[-1], sheet)
+            write_rgb(sheet_path, sheet)
+            paths.append(sheet_path)
+        elif os.path.exists(sheet_path):
+            os.remove(sheet_path)  # an older run's sheet beside these metrics would mislead
     except OSError as e:
         raise UserError(f"cannot write to {output_dir!r} ({e.strerror or e}); choose another --output") from None
     return paths

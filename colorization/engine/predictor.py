@@ -9,7 +9,7 @@ from ..config import cfg_from_yaml_string, load_cfg
 from ..data import color
 from ..errors import UserError
 from ..modeling import build_model
-from ..modeling.build import load_pretrained
+from ..modeling.build import load_pretrained, official_state_bins
 from ..utils.env import resolve_device
 from .checkpoint import load_checkpoint, load_model_weights
 
@@ -64,7 +64,8 @@ class Colorizer:
             raise UserError(f"{path} carries no config; give the matching one with --config")
         if not all(k.startswith(("net.", "head.")) for k in state):
             # An official-layout file: the network's weights alone, as released.
-            model = build_model(cfg, load_weights=False)
+            # Its classification bins are the file's (eccv16: model_out), not the ones the config would compute.
+            model = build_model(cfg, bins=official_state_bins(cfg, state), load_weights=False)
             load_pretrained(model, state)
         else:
             model = build_model(cfg, bins=state.get("head.bins"), load_weights=False)

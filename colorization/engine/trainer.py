@@ -203,7 +203,14 @@ class Trainer:
             loss = self.model.loss(raw.float(), targets)
             loss_value = loss.item()
             self.optimizer.zero_grad(set_to_none=True)
-            if math.isfinite(self._all_ranks_sum(loss.detach())):
+            # One small all-reduce carries both decisions every rank must share: skip a non-finite step
+            # (else DDP's gradient all-reduce would hang) and stop on a signal that reached any rank.
+            total_loss, stop = self._all_ranks_sum(
+                torch.stack([loss.detach().float(), loss.new_tensor(float(self._stop_signal is not None))]))
+            stop_now = stop > 0
+            if stop_now and self._stop_signal is None:  # the signal reached another rank
+                self._stop_signal = signal.SIGTERM
+            if math.isfinite(total_loss):
                 self.scaler.scale(loss).backward()
                 self.scaler.step(self.optimizer)
                 self.scaler.update()
@@ -225,7 +232,7 @@ class Trainer:
             elapsed = time.perf_counter() - start
             bar.set_postfix(loss=f"{loss_value:.4f}",
                             img_s=f"{seen / elapsed:.1f}")
-            if self._stop_signal is not None:
+            if stop_now:
                 return False
         bar.close()
         self.epoch_seconds = time.perf_counter() - start
@@ -265,12 +272,11 @@ class Trainer:
         elif self.epoch % cfg.SOLVER.CHECKPOINT_PERIOD == 0:
             self.save(f"model_epoch_{self.epoch:04d}.pth")
 
-    def _all_ranks_sum(self, value):
-        # Every rank must take the same skip-or-step decision, or DDP's gradient all-reduce would hang.
+    def _all_ranks_sum(self, values):
         if self.dist.enabled:
-            value = value.clone()
-            torch.distributed.all_reduce(value)
-        return value.item()
+            values = values.clone()
+            torch.distributed.all_reduce(values)
+        return values.tolist()
 
     def _reduced_mean_loss(self):
         total = torch.tensor(self.epoch_loss, dtype=torch.float64)

@@ -6,7 +6,7 @@ from .color_bins import ab_gamut_bins, load_color_prior
 from .heads import ClassificationHead, RegressionHead
 from .pretrained import load_official_state_dict, resolve_weights
 from .registry import get_model_builder
-from .zhang import siggraph17_grid_bins
+from .zhang import AB_NORM, siggraph17_grid_bins
 
 # The official eccv16 weights classify over ImageNet's 313 in-gamut bins; they are read from its model_out.
 ECCV16_OFFICIAL_BINS = 313
@@ -43,6 +43,20 @@ def initial_bins(cfg):
     if cfg.MODEL.COLOR_PRIOR:
         return load_color_prior(cfg.MODEL.COLOR_PRIOR)[0]
     return ab_gamut_bins()
+
+
+def official_state_bins(cfg, state_dict):
+    """The ab bins an official-layout eccv16 state dict classifies over (from its model_out), else None.
+
+    A classification head built for such a file must have as many bins as the file, whatever the config's
+    own bins (e.g. larger_net.yaml computes 261 from the data; the official file has ImageNet's 313).
+    """
+    if cfg.MODEL.ARCH != "eccv16" or cfg.MODEL.HEAD != "classification":
+        return None
+    weight = state_dict.get("model_out.weight", state_dict.get("module.model_out.weight"))
+    if weight is None or weight.dim() != 4 or weight.shape[0] != 2:
+        return None  # load_pretrained will name what does not fit
+    return weight.detach().float().reshape(2, -1).t() * AB_NORM
 
 
 def build_head(cfg, bins=None):

@@ -1,4 +1,4 @@
-"""Training curves from a run's metrics.jsonl: training loss, and validation PSNR and L1 on ab against the baseline."""
+"""Training curves from a run's metrics.jsonl: training loss, validation PSNR and L1 on ab against the baseline."""
 import json
 import logging
 import os
