@@ -16,7 +16,9 @@ setup(
         "matplotlib>=3.5",
     ],
     extras_require={
-        "dev": ["pytest>=7", "scikit-image>=0.21"],
+        # Test-only: scikit-image checks PSNR/SSIM independently, Pillow writes palette / EXIF / CMYK test files,
+        # tensorboard exercises the optional event writer.
+        "dev": ["pytest>=7", "scikit-image>=0.21", "pillow>=9", "tensorboard>=2.10"],
         "tb": ["tensorboard>=2.10"],
     },
 )

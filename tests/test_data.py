@@ -101,7 +101,6 @@ def test_alpha_is_composited_on_white():
 
 
 def test_palette_png_decodes():
-    pytest.importorskip("PIL")
     from PIL import Image
     img = Image.new("P", (12, 8))
     img.putpalette([255, 0, 0, 0, 0, 255] + [0] * 762)
@@ -114,7 +113,6 @@ def test_palette_png_decodes():
 
 
 def test_exif_orientation_is_applied(photo_path):
-    pytest.importorskip("PIL")
     from PIL import Image
     img = Image.open(photo_path).convert("RGB").resize((60, 40))
     exif = Image.Exif()

@@ -74,7 +74,6 @@ def test_disabled_event_writer_does_nothing(tmp_path):
     assert not writer.active and not (tmp_path / "tb").exists()
 
 
-@pytest.mark.skipif(importlib.util.find_spec("tensorboard") is None, reason="tensorboard is not installed")
 def test_event_writer_writes_tensorboard_events(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

@@ -209,8 +209,6 @@ def test_load_official_state_dict_names_bad_keys():
 def test_download_inside_a_process_group(server, monkeypatch):
     """With torch.distributed initialised the rank-0-first path (download, barrier, verify) runs."""
     import torch.distributed as dist
-    if not dist.is_available():
-        pytest.skip("torch.distributed not built")
     base, served, requests = server
     weights = _small_state_dict()
     _, sha = _write_weights(served, "official-weights.pth", weights)

@@ -18,7 +18,9 @@ from ..solver.build import build_lr_scheduler, build_optimizer
 from ..utils.distributed import barrier, init_distributed
 from ..utils.env import resolve_amp_dtype, resolve_device, resolve_memory_format, seed_everything
 from ..utils.logger import setup_logger
-from ..utils.visualize import save_triplets
+from ..utils.events import EventWriter
+from ..utils.plots import plot_training_curves
+from ..utils.visualize import hstack, save_triplets
 from .checkpoint import last_checkpoint, load_checkpoint, load_model_weights, save_checkpoint
 from .color_prior import prepare_color_prior
 from .evaluator import evaluate
@@ -60,6 +62,7 @@ class Trainer:
             ensure_writable(self.output_dir, "output folder (OUTPUT_DIR)")
             ensure_writable(cfg.PREDICTIONS_DIR, "predictions folder (PREDICTIONS_DIR)")
         self.logger = setup_logger(self.output_dir if self.dist.is_main else None, self.dist.rank)
+        self.events = EventWriter(self.output_dir, enabled=self.dist.is_main)
         seed_everything(cfg.SOLVER.SEED + self.dist.rank)
 
         self.train_set = build_dataset(cfg, cfg.DATASETS.TRAIN, train=True)
@@ -89,6 +92,11 @@ class Trainer:
 
         if resume:
             self._resume()
+        elif self.dist.is_main and os.path.exists(os.path.join(self.output_dir, "metrics.jsonl")):
+            # A fresh run in an old folder: its epochs must not mix with the old run's.
+            self.logger.warning("starting afresh in %s (no --resume): its old metrics.jsonl is replaced",
+                                self.output_dir)
+            os.remove(os.path.join(self.output_dir, "metrics.jsonl"))
         elif cfg.MODEL.WEIGHT:
             ckpt = load_checkpoint(cfg.MODEL.WEIGHT)
             state = ckpt.get("model", ckpt) if isinstance(ckpt, dict) else ckpt
@@ -182,6 +190,7 @@ class Trainer:
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
+            self.events.close()
         self.logger.info("done; final model %s", os.path.join(self.output_dir, "model_final.pth"))
         return self.last_metrics
 
@@ -262,11 +271,17 @@ class Trainer:
                 folder = os.path.join(cfg.PREDICTIONS_DIR, self.run_name, f"epoch_{self.epoch}")
                 save_triplets(folder, [k["name"] for k in kept], [k["gray"] for k in kept],
                               [k["target"] for k in kept], [k["prediction"] for k in kept])
+                self.events.images({k["name"]: hstack([k["gray"], k["target"], k["prediction"]]) for k in kept},
+                                   self.epoch)
         self.logger.info("epoch %d: train loss %.4f, %.1f images/s, lr %.2e", self.epoch, record["train_loss"],
                          record["images_per_s"], record["lr"])
         if self.dist.is_main:
             with open(os.path.join(self.output_dir, "metrics.jsonl"), "a", encoding="utf-8") as f:
                 f.write(json.dumps(record) + "\n")
+            self.events.scalars(record, self.epoch)
+            if "val_psnr" in record:
+                plot_training_curves(os.path.join(self.output_dir, "metrics.jsonl"),
+                                     os.path.join(self.output_dir, "curves.png"))
         if last:
             self.save("model_final.pth")
         elif self.epoch % cfg.SOLVER.CHECKPOINT_PERIOD == 0:
