@@ -10,7 +10,6 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
-    "quantize_rgb",
     "l1_error",
     "l2_error",
     "psnr",
@@ -19,7 +18,6 @@ __all__ = [
     "auc_ab",
     "compute_image_metrics",
     "colorfulness_gap",
-    "summarize_colorfulness",
     "MetricAccumulator",
     "PSNR_CAP_DB",
 ]
@@ -35,11 +33,6 @@ _SSIM_C2 = (0.03 * _DATA_RANGE) ** 2
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def quantize_rgb(rgb01: torch.Tensor) -> torch.Tensor:
-    """Float RGB in [0, 1] -> float32 8-bit values (0..255, rounded, clipped): what the metrics expect."""
-    return (rgb01.to(torch.float32) * 255.0).round_().clamp_(0.0, 255.0)
 
 
 def _f32(x: torch.Tensor) -> torch.Tensor:
@@ -165,7 +158,7 @@ def compute_image_metrics(
 ) -> Dict[str, torch.Tensor]:
     """All per-image metrics of a batch: psnr, ssim, colorfulness (of pred), colorfulness_target, auc, l1_ab, l2_ab.
 
-    RGB: (B, 3, H, W) 0..255 (uint8 or float, see quantize_rgb); ab: (B, 2, H, W) in LAB ab units.
+    RGB: (B, 3, H, W) 0..255 (uint8 or float holding 8-bit values); ab: (B, 2, H, W) in LAB ab units.
     """
     _check_rgb(pred_rgb, "compute_image_metrics")
     _check_ab(pred_ab, "compute_image_metrics")
@@ -190,14 +183,6 @@ def compute_image_metrics(
 def colorfulness_gap(mean_cf_pred: float, mean_cf_target: float) -> float:
     """|mean CF(pred) - mean CF(target)|: the gap of data-set means, not a mean of per-image gaps."""
     return abs(float(mean_cf_pred) - float(mean_cf_target))
-
-
-def summarize_colorfulness(summary: Mapping[str, float]) -> Dict[str, float]:
-    """Copy of a summary with "colorfulness_gap" added when "colorfulness" and "colorfulness_target" are present."""
-    out = dict(summary)
-    if "colorfulness" in out and "colorfulness_target" in out:
-        out["colorfulness_gap"] = colorfulness_gap(out["colorfulness"], out["colorfulness_target"])
-    return out
 
 
 class MetricAccumulator:
