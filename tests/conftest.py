@@ -1,7 +1,10 @@
 """Shared fixtures: real photos from the embedded sample set, and a way to run the tools as a user does."""
+import functools
+import http.server
 import os
 import subprocess
 import sys
+import threading
 import zipfile
 
 import pytest
@@ -32,3 +35,45 @@ def run_tool(*args, cwd=None, env=None, timeout=600):
     full_env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
     return subprocess.run([sys.executable, os.path.join(REPO, "tools", script), *rest], cwd=cwd or REPO,
                           env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+class _CountingHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the test folder; counts requests; "/truncated/NAME" announces more bytes than it sends."""
+
+    def do_GET(self):
+        self.server.request_paths.append(self.path)
+        if self.path.startswith("/truncated/"):
+            body = b"x" * 100
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(body) * 10))
+            self.end_headers()
+            self.wfile.write(body)
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        super().do_GET()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server(tmp_path, monkeypatch):
+    """(base URL, served folder, list of requested paths); TORCH_HOME points into tmp_path."""
+    served = tmp_path / "served"
+    served.mkdir()
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    # A configured proxy must not intercept loopback requests.
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    handler = functools.partial(_CountingHandler, directory=str(served))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.request_paths = []
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", served, httpd.request_paths
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
