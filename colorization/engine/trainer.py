@@ -15,7 +15,7 @@ from ..data.build import build_data_loader, build_dataset
 from ..errors import UserError
 from ..modeling import build_model
 from ..solver.build import build_lr_scheduler, build_optimizer
-from ..utils.distributed import barrier, init_distributed
+from ..utils.distributed import barrier, convert_sync_batchnorm, init_distributed
 from ..utils.env import resolve_amp_dtype, resolve_device, resolve_memory_format, seed_everything
 from ..utils.logger import setup_logger
 from ..utils.events import EventWriter
@@ -75,8 +75,12 @@ class Trainer:
 
         self.amp_dtype = resolve_amp_dtype(cfg.SOLVER.AMP, self.device)
         self.memory_format = resolve_memory_format(cfg.MODEL.MEMORY_FORMAT, self.device)
-        self.model = build_model(cfg, load_weights=not resume)
-        if not resume:  # a resumed model's head already holds its weights
+        resume_path = last_checkpoint(self.output_dir) if resume else None
+        if resume and resume_path is None:
+            self.logger.warning("--resume: no checkpoint in %s; starting from scratch", self.output_dir)
+        # A resumed model gets all its weights (the head's bins and class weights too) from the checkpoint.
+        self.model = build_model(cfg, load_weights=resume_path is None)
+        if resume_path is None:
             prepare_color_prior(self.model, cfg, self.train_set)
         self.model.to(self.device, memory_format=self.memory_format)
         # Only fp16 needs loss scaling; bf16 has float32's range.
@@ -90,25 +94,21 @@ class Trainer:
         self.skipped_steps = 0  # non-finite losses skipped (SOLVER.SKIP_NONFINITE), over the whole run
         self._stop_signal = None
 
-        if resume:
-            self._resume()
-        elif self.dist.is_main and os.path.exists(os.path.join(self.output_dir, "metrics.jsonl")):
-            # A fresh run in an old folder: its epochs must not mix with the old run's.
-            self.logger.warning("starting afresh in %s (no --resume): its old metrics.jsonl is replaced",
-                                self.output_dir)
-            os.remove(os.path.join(self.output_dir, "metrics.jsonl"))
-        elif cfg.MODEL.WEIGHT:
-            ckpt = load_checkpoint(cfg.MODEL.WEIGHT)
-            state = ckpt.get("model", ckpt) if isinstance(ckpt, dict) else ckpt
-            load_model_weights(self.model, state, cfg.MODEL.WEIGHT)
-            self.logger.info("initialised the model from %s (MODEL.WEIGHT)", cfg.MODEL.WEIGHT)
+        if resume_path:
+            self._resume(resume_path)
+        else:
+            self._start_fresh_metrics_log()
+            if cfg.MODEL.WEIGHT:
+                ckpt = load_checkpoint(cfg.MODEL.WEIGHT)
+                load_model_weights(self.model, ckpt.get("model", ckpt), cfg.MODEL.WEIGHT)
+                self.logger.info("initialised the model from %s (MODEL.WEIGHT)", cfg.MODEL.WEIGHT)
         if self.dist.is_main:
             with open(os.path.join(self.output_dir, "config.yaml"), "w", encoding="utf-8") as f:
                 f.write(cfg.dump())
         self.ddp_model = self.model
         if self.dist.enabled:
             if cfg.MODEL.SYNC_BN:
-                self.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
+                self.model = convert_sync_batchnorm(self.model, self.device.type)
             self.ddp_model = DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         if cfg.MODEL.COMPILE:
@@ -132,11 +132,7 @@ class Trainer:
             "metrics": self.last_metrics,
         }
 
-    def _resume(self):
-        path = last_checkpoint(self.output_dir)
-        if path is None:
-            self.logger.warning("--resume: no checkpoint in %s; starting from scratch", self.output_dir)
-            return
+    def _resume(self, path):
         ckpt = load_checkpoint(path)
         load_model_weights(self.model, ckpt["model"], path, strict=True)
         self.optimizer.load_state_dict(ckpt["optimizer"])
@@ -150,6 +146,14 @@ class Trainer:
         torch.set_rng_state(ckpt["rng"]["torch"])
         self._truncate_metrics_log()
         self.logger.info("resumed from %s at epoch %d, batch %d", path, self.epoch + 1, self.iter_in_epoch)
+
+    def _start_fresh_metrics_log(self):
+        # A fresh run in an old folder: its epochs must not mix with the old run's.
+        path = os.path.join(self.output_dir, "metrics.jsonl")
+        if self.dist.is_main and os.path.exists(path):
+            self.logger.warning("starting afresh in %s (no --resume): its old metrics.jsonl is replaced",
+                                self.output_dir)
+            os.remove(path)
 
     def _truncate_metrics_log(self):
         # Records written after the checkpoint belong to work that is about to be redone.
