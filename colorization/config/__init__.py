@@ -68,6 +68,9 @@ def load_cfg(config_file=None, opts=(), freeze=True):
     if config_file:
         if not os.path.isfile(config_file):
             raise UserError(f"config file not found: {config_file}")
+        if not config_file.lower().endswith((".yaml", ".yml")):
+            # yacs would import a .py config as Python code; configs are data only.
+            raise UserError(f"config file {config_file} is not a .yaml file")
         try:
             cfg.merge_from_file(config_file)
         except (KeyError, ValueError, AssertionError) as e:
