@@ -48,8 +48,8 @@ def initial_bins(cfg):
 def official_state_bins(cfg, state_dict):
     """The ab bins an official-layout eccv16 state dict classifies over (from its model_out), else None.
 
-    A classification head built for such a file must have as many bins as the file, whatever the config's
-    own bins (e.g. larger_net.yaml computes 261 from the data; the official file has ImageNet's 313).
+    A classification head built for such a file must take the file's bins, whatever the config's own would be
+    (larger_net.yaml, trained from scratch, has the 261 gamut bins or its color prior's; the file has its 313).
     """
     if cfg.MODEL.ARCH != "eccv16" or cfg.MODEL.HEAD != "classification":
         return None
