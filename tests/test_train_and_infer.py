@@ -94,31 +94,8 @@ def test_inference_on_a_folder(trained_run, photo_dir, tmp_path):
     assert len(list((tmp_path / "colored").glob("*_colorized.png"))) == len(list(photo_dir.iterdir()))
 
 
-@pytest.mark.parametrize("case", ["missing_image", "unreadable_image", "missing_checkpoint", "not_a_checkpoint",
-                                  "other_architecture"])
-def test_inference_errors_are_one_line_with_exit_code_2(case, trained_run, photo_path, tmp_path):
-    out, _, _ = trained_run
-    img, ckpt, extra = photo_path, str(out / "model_final.pth"), []
-    if case == "missing_image":
-        img = str(tmp_path / "nope.jpg")
-    elif case == "unreadable_image":
-        img = str(tmp_path / "bad.jpg")
-        open(img, "w").write("not an image")
-    elif case == "missing_checkpoint":
-        ckpt = str(tmp_path / "nope.pth")
-    elif case == "not_a_checkpoint":
-        ckpt = str(tmp_path / "bad.pth")
-        open(ckpt, "wb").write(b"\x00" * 100)
-    elif case == "other_architecture":
-        extra = ["--config", os.path.join(REPO, "configs", "quick", "basic_RGB_quick.yaml")]
-    result = run_tool("inference.py", "--img_path", img, "--model_to_load", ckpt, *extra)
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, result.stderr
-    expected = {"missing_image": "nope.jpg", "unreadable_image": "bad.jpg", "missing_checkpoint": "nope.pth",
-                "not_a_checkpoint": "bad.pth", "other_architecture": "COLOR_SPACE"}[case]
-    assert expected in lines[0]
+# The inference error cases (missing image or checkpoint, unreadable image, corrupt checkpoint, another model's
+# config) are in the bad-input matrix, tests/test_bad_inputs.py.
 
 
 def test_config_errors_exit_2_naming_the_key(tmp_path):

@@ -94,7 +94,10 @@ def main(argv=None):
                 failed += 1
                 continue
             dst = output_path(src, args, len(inputs) == 1)
-            write_rgb(dst, colorizer.colorize(rgb, args.saturation, args.brightness))
+            try:
+                write_rgb(dst, colorizer.colorize(rgb, args.saturation, args.brightness))
+            except OSError as e:
+                raise UserError(f"cannot write {dst} ({e.strerror or e}); choose another --output") from None
             print(f"{src} -> {dst}")
         if failed == len(inputs):
             raise UserError(f"none of the {len(inputs)} images could be read")

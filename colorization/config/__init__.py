@@ -1,6 +1,7 @@
 """Config entry points: a fresh default tree, and the file + command line merge that every tool uses."""
 import os
 
+import yaml
 from yacs.config import CfgNode
 
 from ..errors import UserError
@@ -62,15 +63,37 @@ def check_cfg(cfg):
         raise UserError(f"config key MODEL.ANNEALED_T must be > 0, got {cfg.MODEL.ANNEALED_T}")
 
 
+def _check_config_file(path):
+    """A config file is plain YAML holding a mapping: never Python (yacs would execute a .py config) and no
+    tags that build objects (`!!python/...`)."""
+    if not os.path.isfile(path):
+        raise UserError(f"config file not found: {path}")
+    if os.path.splitext(path)[1].lower() not in (".yaml", ".yml"):
+        raise UserError(f"config file {path} is not a .yaml file; only YAML configs are read "
+                        f"(a Python config would run code)")
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        if isinstance(e, yaml.constructor.ConstructorError):
+            raise UserError(f"{path} was refused{where}: {problem}; a config is plain YAML, tags that build "
+                            f"Python objects (!!python/...) are never run") from None
+        raise UserError(f"{path} is not valid YAML{where}: {problem}") from None
+    except (UnicodeDecodeError, OSError) as e:
+        raise UserError(f"cannot read config file {path} ({e})") from None
+    if data is not None and not isinstance(data, dict):
+        raise UserError(f"{path} must hold a mapping of config keys (such as MODEL: ...), "
+                        f"not a {type(data).__name__}")
+
+
 def load_cfg(config_file=None, opts=(), freeze=True):
     """Defaults, then the YAML file, then KEY VALUE pairs; checked, then frozen."""
     cfg = get_cfg()
     if config_file:
-        if not os.path.isfile(config_file):
-            raise UserError(f"config file not found: {config_file}")
-        if not config_file.lower().endswith((".yaml", ".yml")):
-            # yacs would import a .py config as Python code; configs are data only.
-            raise UserError(f"config file {config_file} is not a .yaml file")
+        _check_config_file(config_file)
         try:
             cfg.merge_from_file(config_file)
         except (KeyError, ValueError, AssertionError) as e:

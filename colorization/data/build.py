@@ -1,10 +1,15 @@
 """build_dataset / build_data_loader: the only way data enters training, evaluation and the benchmark."""
+import os
+import signal
+import threading
+
 import torch
 from torch.utils.data import ConcatDataset, DataLoader, DistributedSampler, Sampler
 
 from ..config.paths_catalog import resolve_dataset
 from ..errors import UserError
 from .dataset import ColorizationDataset
+from .image_io import IMAGE_EXTENSIONS
 
 
 def build_dataset(cfg, names, train):
@@ -17,10 +22,26 @@ def build_dataset(cfg, names, train):
             cfg.DATASETS.GRAY_CHROMA_THRESHOLD, train=train, crop_scale=cfg.INPUT.CROP_SCALE,
             hflip_prob=cfg.INPUT.HFLIP_PROB, seed=cfg.SOLVER.SEED))
         if len(datasets[-1]) == 0:
-            d = datasets[-1]
-            raise UserError(f"no images found in data set {name!r} ({spec.source}, split {spec.split}): "
-                            f"{d.dropped['unreadable']} unreadable, {d.dropped['grayscale']} grayscale")
+            raise UserError(_no_images_message(cfg, name, spec, datasets[-1]))
     return datasets[0] if len(datasets) == 1 else _Concat(datasets)
+
+
+def _no_images_message(cfg, name, spec, d):
+    """Why a data set came out empty: no image files, none in its split, or all of them dropped."""
+    head = f"no images found in data set {name!r} ({spec.source}, split {spec.split})"
+    if d.num_listed == 0:
+        return f"{head}: it holds no image files ({', '.join(IMAGE_EXTENSIONS)})"
+    gray, unreadable = d.dropped["grayscale"], d.dropped["unreadable"]
+    if gray + unreadable == 0:
+        return (f"{head}: none of its {d.num_listed} image files falls in the {spec.split} split "
+                f"(DATASETS.VAL_FRACTION {cfg.DATASETS.VAL_FRACTION}); give more photos, or the path without @")
+    reasons = []
+    if gray:
+        reasons.append(f"{gray} grayscale photos dropped (no color to learn from; "
+                       f"DATASETS.GRAY_CHROMA_THRESHOLD {cfg.DATASETS.GRAY_CHROMA_THRESHOLD})")
+    if unreadable:
+        reasons.append(f"{unreadable} unreadable or too small files skipped (each named in a warning above)")
+    return f"{head}: all {gray + unreadable} images were left out: " + ", ".join(reasons)
 
 
 class _Concat(ConcatDataset):
@@ -70,6 +91,30 @@ class ContiguousShardSampler(Sampler):
         return self.stop - self.start
 
 
+def _wait_for_sigterm(parent_pid):
+    while True:
+        info = signal.sigwaitinfo({signal.SIGTERM})
+        if info.si_pid == parent_pid or os.getppid() != parent_pid:
+            os._exit(0)  # the main process shuts this worker down (or is gone): go
+        # Otherwise it was sent to the whole process group (a shell, a scheduler, killpg): the main process got
+        # it too, and saves a checkpoint before it stops the workers itself.
+
+
+def worker_init(worker_id):
+    """Data loader workers leave stop signals to the main process.
+
+    Ctrl-C and a SIGTERM sent to the whole process group reach the workers too; a worker that died of one would
+    make the main process fail ("DataLoader worker exited unexpectedly") instead of saving a checkpoint and
+    stopping cleanly. So workers ignore SIGINT, and take SIGTERM only from the main process (which uses it to
+    shut them down).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "sigwaitinfo") and hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        threading.Thread(target=_wait_for_sigterm, args=(os.getppid(),), daemon=True,
+                         name="sigterm-waiter").start()
+
+
 def build_data_loader(cfg, dataset, train, rank=0, world_size=1, device_type="cpu"):
     """Training: shuffled per epoch (call loader.sampler.set_epoch), sharded over ranks, full batches only.
     Evaluation: in order, sharded over ranks."""
@@ -89,4 +134,5 @@ def build_data_loader(cfg, dataset, train, rank=0, world_size=1, device_type="cp
         sampler = ContiguousShardSampler(len(dataset), rank, world_size) if world_size > 1 else None
     return DataLoader(dataset, batch_size=batch, sampler=sampler, num_workers=workers, drop_last=train,
                       pin_memory=device_type == "cuda", persistent_workers=workers > 0,
+                      worker_init_fn=worker_init if workers > 0 else None,
                       generator=torch.Generator().manual_seed(cfg.SOLVER.SEED))

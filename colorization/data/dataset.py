@@ -65,6 +65,7 @@ class ColorizationDataset(Dataset):
         self.hflip_prob = hflip_prob
         self.seed = seed
         names = self.source.list_images()
+        self.num_listed = len(names)  # image files in the whole source, before the split and the screening
         if spec.split != "all":
             names = [n for n in names if split_of(n, val_fraction) == spec.split]
         self.names, self.dropped = screen_images(self.source, names, gray_threshold)

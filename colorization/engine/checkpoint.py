@@ -3,7 +3,7 @@ import logging
 import os
 import pickle
 import tempfile
-import zipfile
+import warnings
 
 import torch
 
@@ -19,10 +19,11 @@ def atomic_write(path, write_fn, mode="wb"):
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
     try:
-        with os.fdopen(fd, mode) as f:
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as f:
             write_fn(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private (0600); give it a normal file's mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -35,9 +36,29 @@ def atomic_write(path, write_fn, mode="wb"):
         os.close(dir_fd)
 
 
+def _umask():
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def remove_stale_temp_files(folder, filename):
+    """Temporary files of `filename` left by a write that was killed (SIGKILL, power loss) before its rename."""
+    prefix = "." + filename + "."
+    for name in os.listdir(folder):
+        if name.startswith(prefix) and name.endswith(".tmp"):
+            try:
+                os.remove(os.path.join(folder, name))
+                logger.info("removed %s, left by an interrupted write", name)
+            except OSError:
+                pass
+
+
 def save_checkpoint(folder, filename, state):
     """Write `state` as folder/filename and point last_checkpoint at it (a file name, so the folder can move)."""
     path = os.path.join(folder, filename)
+    remove_stale_temp_files(folder, filename)
+    remove_stale_temp_files(folder, POINTER_NAME)
     atomic_write(path, lambda f: torch.save(state, f))
     atomic_write(os.path.join(folder, POINTER_NAME), lambda f: f.write(filename), mode="w")
     return path
@@ -58,18 +79,39 @@ def last_checkpoint(folder):
 
 def load_checkpoint(path):
     """torch.load with weights_only=True: tensors and plain containers only, never code."""
+    if os.path.isdir(path):
+        raise UserError(f"{path} is a folder, not a checkpoint file")
     if not os.path.isfile(path):
         raise UserError(f"checkpoint not found: {path}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as e:
+        raise UserError(f"cannot read checkpoint {path} ({e.strerror or e})") from None
+    if not head:
+        raise UserError(f"{path} is not a checkpoint: the file is empty")
+    if not (head.startswith(b"PK") or head.startswith(b"\x80")):
+        # torch.save writes a zip archive (or, in the legacy format, a pickle that starts with PROTO).
+        raise UserError(f"{path} is not a checkpoint (not written by torch.save; it starts with {head!r})")
+    try:
+        with warnings.catch_warnings():
+            # A plain pickle of another protocol draws a UserWarning before being refused: noise here.
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        unsafe = [line.strip() for line in str(e).splitlines() if "global" in line.lower()]
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        unsafe = [line for line in lines if "global" in line.lower()]
         if unsafe:
             raise UserError(f"{path} was refused: it holds objects that could run code, not only weights "
                             f"({unsafe[0][:200]}); load only checkpoints you trust") from None
+        if "weights only load failed" in str(e).lower():
+            detail = next((line for line in lines if line.lower().startswith("unsupported")), lines[-1])
+            raise UserError(f"{path} was refused: it is not made of tensors and plain containers only, so it "
+                            f"cannot be read without the risk of running code ({detail[:160]}); load only "
+                            f"checkpoints written by this framework") from None
         raise UserError(f"{path} is not a checkpoint (corrupt, or not written by torch.save)") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as e:
-        reason = str(e).strip().split(". ")[0][:160]
+    except Exception as e:  # RuntimeError, EOFError, BadZipFile, OSError, KeyError...: whatever a broken file raises
+        reason = str(e).strip().split(". ")[0][:160] or type(e).__name__
         raise UserError(f"{path} is not a readable checkpoint (corrupt or truncated: {reason})") from None
 
 

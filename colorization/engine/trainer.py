@@ -21,7 +21,7 @@ from ..utils.logger import setup_logger
 from ..utils.events import EventWriter
 from ..utils.plots import plot_training_curves
 from ..utils.visualize import hstack, save_triplets
-from .checkpoint import last_checkpoint, load_checkpoint, load_model_weights, save_checkpoint
+from .checkpoint import atomic_write, last_checkpoint, load_checkpoint, load_model_weights, save_checkpoint
 from .color_prior import prepare_color_prior
 from .evaluator import evaluate
 
@@ -100,11 +100,14 @@ class Trainer:
             self._start_fresh_metrics_log()
             if cfg.MODEL.WEIGHT:
                 ckpt = load_checkpoint(cfg.MODEL.WEIGHT)
-                load_model_weights(self.model, ckpt.get("model", ckpt), cfg.MODEL.WEIGHT)
+                state = ckpt.get("model", ckpt) if isinstance(ckpt, dict) else None
+                if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
+                    raise UserError(f"MODEL.WEIGHT {cfg.MODEL.WEIGHT} holds no model weights (expected a "
+                                    f"checkpoint of this framework or a state dict)")
+                load_model_weights(self.model, state, cfg.MODEL.WEIGHT)
                 self.logger.info("initialised the model from %s (MODEL.WEIGHT)", cfg.MODEL.WEIGHT)
         if self.dist.is_main:
-            with open(os.path.join(self.output_dir, "config.yaml"), "w", encoding="utf-8") as f:
-                f.write(cfg.dump())
+            atomic_write(os.path.join(self.output_dir, "config.yaml"), lambda f: f.write(cfg.dump()), mode="w")
         self.ddp_model = self.model
         if self.dist.enabled:
             if cfg.MODEL.SYNC_BN:
@@ -128,7 +131,8 @@ class Trainer:
             "skipped_steps": self.skipped_steps,
             "cfg": self.cfg.dump(),
             "color": color_constants(self.cfg),
-            "rng": {"torch": torch.get_rng_state()},
+            "rng": {"torch": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else []},
             "metrics": self.last_metrics,
         }
 
@@ -140,10 +144,13 @@ class Trainer:
         if ckpt.get("scaler"):
             self.scaler.load_state_dict(ckpt["scaler"])
         self.epoch, self.iter_in_epoch = ckpt["epoch"], ckpt.get("iter_in_epoch", 0)
-        self.epoch_loss = list(ckpt.get("epoch_loss", [0.0, 0]))
+        # The checkpoint holds the sums of all processes (see save); rank 0 carries them on.
+        self.epoch_loss = list(ckpt.get("epoch_loss", [0.0, 0])) if self.dist.is_main else [0.0, 0]
         self.skipped_steps = ckpt.get("skipped_steps", 0)
         self.last_metrics = ckpt.get("metrics", {})
         torch.set_rng_state(ckpt["rng"]["torch"])
+        if self.device.type == "cuda" and ckpt["rng"].get("cuda"):
+            torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
         self._truncate_metrics_log()
         self.logger.info("resumed from %s at epoch %d, batch %d", path, self.epoch + 1, self.iter_in_epoch)
 
@@ -160,14 +167,21 @@ class Trainer:
         path = os.path.join(self.output_dir, "metrics.jsonl")
         if not self.dist.is_main or not os.path.isfile(path):
             return
+        kept = []
         with open(path, encoding="utf-8") as f:
-            kept = [line for line in f if line.strip() and json.loads(line)["epoch"] <= self.epoch]
-        with open(path, "w", encoding="utf-8") as f:
-            f.writelines(kept)
+            for line in f:
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue  # a torn record (killed mid-write); its epoch is redone anyway
+                if isinstance(record, dict) and record.get("epoch", 0) <= self.epoch:
+                    kept.append(line if line.endswith("\n") else line + "\n")
+        atomic_write(path, lambda f: f.writelines(kept), mode="w")
 
     def save(self, filename):
+        epoch_loss = self._reduced_epoch_loss()  # a collective: every process calls save
         if self.dist.is_main:
-            path = save_checkpoint(self.output_dir, filename, self.state_dict())
+            path = save_checkpoint(self.output_dir, filename, dict(self.state_dict(), epoch_loss=epoch_loss))
             self.logger.info("saved checkpoint %s", path)
         barrier()
 
@@ -297,10 +311,15 @@ class Trainer:
             torch.distributed.all_reduce(values)
         return values.tolist()
 
-    def _reduced_mean_loss(self):
+    def _reduced_epoch_loss(self):
+        """[loss sum, images] of the current epoch so far, over all processes."""
         total = torch.tensor(self.epoch_loss, dtype=torch.float64)
         if self.dist.enabled:
             if self.device.type == "cuda":
                 total = total.to(self.device)
             torch.distributed.all_reduce(total)
-        return float(total[0] / max(total[1], 1))
+        return total.tolist()
+
+    def _reduced_mean_loss(self):
+        total, images = self._reduced_epoch_loss()
+        return total / max(images, 1)
