@@ -8,7 +8,7 @@ import torch
 
 from colorization.errors import UserError
 from colorization.modeling import pretrained
-from colorization.modeling.pretrained import WeightsError, load_official_state_dict, resolve_weights
+from colorization.modeling.pretrained import load_official_state_dict, resolve_weights
 
 
 def _small_state_dict():
@@ -58,7 +58,7 @@ def test_imagenet_download_is_cached_and_verified(server, monkeypatch):
 def test_official_table_matches_design():
     assert pretrained.PRETRAINED_WEIGHTS["eccv16"]["sha256"].startswith("9b330a0b")
     assert pretrained.PRETRAINED_WEIGHTS["siggraph17"]["url"].endswith("siggraph17-df00044c.pth")
-    with pytest.raises(WeightsError, match="basic"):
+    with pytest.raises(UserError, match="basic"):
         resolve_weights("imagenet", "basic")
 
 
@@ -68,7 +68,7 @@ def test_hash_mismatch_keeps_nothing(server, monkeypatch):
     wrong = "0" * 64
     monkeypatch.setitem(pretrained.PRETRAINED_WEIGHTS, "siggraph17",
                         {"url": f"{base}/official-weights.pth", "sha256": wrong})
-    with pytest.raises(RuntimeError, match=f"official-weights.pth.*expected {wrong}, got [0-9a-f]{{64}}"):
+    with pytest.raises(UserError, match=f"official-weights.pth.*expected {wrong}, got [0-9a-f]{{64}}"):
         resolve_weights("imagenet", "siggraph17", progress=False)
     assert _cache_files() == []
 
@@ -80,7 +80,7 @@ def test_hash_prefix_in_url_file_name(server):
     os.rename(path, served / f"model-{sha[:8]}.pth")
     _assert_same(resolve_weights(f"{base}/model-{sha[:8]}.pth", "eccv16", progress=False), weights)
     os.rename(served / f"model-{sha[:8]}.pth", served / "model-deadbeef.pth")
-    with pytest.raises(WeightsError, match="deadbeef"):
+    with pytest.raises(UserError, match="deadbeef"):
         resolve_weights(f"{base}/model-deadbeef.pth", "eccv16", progress=False)
     assert _cache_files() == [f"model-{sha[:8]}.pth"]
 
@@ -97,14 +97,14 @@ def test_plain_url_and_explicit_sha(server, capsys):
 
 def test_truncated_download_keeps_nothing(server):
     base, _, _ = server
-    with pytest.raises(RuntimeError, match="incomplete.*100 of 1000 bytes"):
+    with pytest.raises(UserError, match="incomplete.*100 of 1000 bytes"):
         resolve_weights(f"{base}/truncated/weights.pth", "eccv16", progress=False)
     assert _cache_files() == []
 
 
 def test_http_error_is_clear(server):
     base, _, _ = server
-    with pytest.raises(WeightsError, match="missing.pth"):
+    with pytest.raises(UserError, match="missing.pth"):
         resolve_weights(f"{base}/missing.pth", "eccv16", progress=False)
     assert _cache_files() == []
 
@@ -121,9 +121,9 @@ def test_crafted_pickle_is_refused(server, tmp_path):
     base, served, _ = server
     marker = tmp_path / "pwned"
     path, _ = _write_weights(served, "evil.pth", {"conv.weight": _RunsShellOnLoad(marker)})
-    with pytest.raises(WeightsError, match="evil.pth.*weights_only"):
+    with pytest.raises(UserError, match="evil.pth.*refused"):
         resolve_weights(str(path), "eccv16")
-    with pytest.raises(WeightsError, match="evil.pth.*weights_only"):
+    with pytest.raises(UserError, match="evil.pth.*refused"):
         resolve_weights(f"{base}/evil.pth", "eccv16", progress=False)
     assert not marker.exists()
 
@@ -137,11 +137,11 @@ def test_local_paths_and_checkpoint_dicts(tmp_path):
     with pytest.raises(UserError, match="nowhere.pth"):
         resolve_weights(str(tmp_path / "nowhere.pth"), "eccv16")
     not_weights, _ = _write_weights(tmp_path, "list.pth", [1, 2, 3])
-    with pytest.raises(WeightsError, match="list.pth"):
+    with pytest.raises(UserError, match="list.pth"):
         resolve_weights(str(not_weights), "eccv16")
     damaged = tmp_path / "damaged.pth"
     damaged.write_bytes(raw.read_bytes()[:100])
-    with pytest.raises(WeightsError, match="damaged.pth"):
+    with pytest.raises(UserError, match="damaged.pth"):
         resolve_weights(str(damaged), "eccv16")
 
 
@@ -154,11 +154,11 @@ def test_load_official_state_dict_names_bad_keys():
     del bad["0.bias"]
     bad["extra.weight"] = torch.zeros(1)
     bad["1.weight"] = torch.zeros(5)
-    with pytest.raises(RuntimeError) as info:
+    with pytest.raises(UserError) as info:
         load_official_state_dict(net, bad)
     message = str(info.value)
-    assert "missing keys: 0.bias" in message
-    assert "unexpected keys: extra.weight" in message
+    assert "1 missing keys: 0.bias" in message
+    assert "1 unexpected keys: extra.weight" in message
     assert "1.weight: file (5,) vs model (4,)" in message
 
 

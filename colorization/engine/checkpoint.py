@@ -119,19 +119,17 @@ def load_model_weights(model, state_dict, source, strict=False):
     """Load what fits; log missing, unexpected and wrongly shaped keys (or fail naming them when strict)."""
     own = model.state_dict()
     shaped = {k: v for k, v in state_dict.items() if k in own and own[k].shape == v.shape}
-    wrong_shape = [f"{k} {tuple(state_dict[k].shape)} vs {tuple(own[k].shape)}"
+    wrong_shape = [f"{k}: file {tuple(state_dict[k].shape)} vs model {tuple(own[k].shape)}"
                    for k in state_dict if k in own and own[k].shape != state_dict[k].shape]
     missing = [k for k in own if k not in state_dict]
     unexpected = [k for k in state_dict if k not in own]
     if strict and (wrong_shape or missing or unexpected):
         problems = []
-        if wrong_shape:
-            problems.append(f"{len(wrong_shape)} wrongly shaped (e.g. {wrong_shape[0]})")
-        if missing:
-            problems.append(f"{len(missing)} missing (e.g. {missing[0]})")
-        if unexpected:
-            problems.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
-        raise UserError(f"{source} does not fit this model: " + ", ".join(problems))
+        for label, keys in (("wrongly shaped", wrong_shape), ("missing", missing), ("unexpected", unexpected)):
+            if keys:
+                shown = ", ".join(keys[:5]) + (", ..." if len(keys) > 5 else "")
+                problems.append(f"{len(keys)} {label} keys: {shown}")
+        raise UserError(f"{source} does not fit this model: " + "; ".join(problems))
     model.load_state_dict(shaped, strict=False)
     for label, keys in (("wrongly shaped", wrong_shape), ("missing", missing), ("unexpected", unexpected)):
         if keys:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import pickle
 import re
 import sys
 import tempfile
@@ -18,7 +17,8 @@ import urllib.request
 import torch
 import torch.distributed as dist
 
-from colorization.errors import UserError
+from ..engine.checkpoint import load_checkpoint, load_model_weights
+from ..errors import UserError
 
 PRETRAINED_WEIGHTS = {
     "eccv16": {
@@ -38,10 +38,6 @@ _DOWNLOAD_CHUNK = 1 << 20
 _DOWNLOAD_TIMEOUT_S = 60
 
 
-class WeightsError(UserError, RuntimeError):
-    """Weights that cannot be fetched, verified, read safely or fitted to the network."""
-
-
 def weights_cache_dir() -> str:
     """Where downloaded weights are kept: <torch hub dir>/checkpoints (follows TORCH_HOME)."""
     return os.path.join(torch.hub.get_dir(), "checkpoints")
@@ -56,11 +52,11 @@ def resolve_weights(spec, arch: str, *, sha256: str | None = None, progress: boo
     """
     spec = os.fspath(spec).strip() if spec is not None else ""
     if not spec:
-        raise WeightsError("empty weights spec: give 'imagenet', an http(s) URL or a path to a .pth file")
+        raise UserError("empty weights spec: give 'imagenet', an http(s) URL or a path to a .pth file")
     if spec.lower() == "imagenet":
         entry = PRETRAINED_WEIGHTS.get(arch)
         if entry is None:
-            raise WeightsError(f"no official ImageNet weights for arch {arch!r}; "
+            raise UserError(f"no official ImageNet weights for arch {arch!r}; "
                                f"they exist for {sorted(PRETRAINED_WEIGHTS)}")
         url, sha256 = entry["url"], entry["sha256"]
     elif urllib.parse.urlparse(spec).scheme in ("http", "https"):
@@ -68,7 +64,7 @@ def resolve_weights(spec, arch: str, *, sha256: str | None = None, progress: boo
     else:
         path = os.path.expanduser(spec)
         if not os.path.isfile(path):
-            raise WeightsError(f"weights file {path!r} not found (spec {spec!r} is neither 'imagenet', "
+            raise UserError(f"weights file {path!r} not found (spec {spec!r} is neither 'imagenet', "
                                f"an http(s) URL nor an existing file)")
         return load_state_dict_file(path)
     path = _on_rank0_first(lambda: _cached_download(url, sha256, progress))
@@ -161,16 +157,16 @@ def _download(url: str, dest: str, full: str | None, prefix: str | None, progres
                 sys.stderr.write("\n")
         # http.client returns a short body without complaint when the server closes early.
         if expected_len is not None and received != expected_len:
-            raise WeightsError(f"download of {url} is incomplete: got {received} of {expected_len} bytes")
+            raise UserError(f"download of {url} is incomplete: got {received} of {expected_len} bytes")
         actual = hasher.hexdigest()
         if not _hash_matches(actual, full, prefix):
-            raise WeightsError(f"SHA-256 mismatch for {url}: expected {_describe_expected(full, prefix)}, "
+            raise UserError(f"SHA-256 mismatch for {url}: expected {_describe_expected(full, prefix)}, "
                                f"got {actual}; the file was not kept")
         os.replace(tmp_path, dest)
-    except WeightsError:
+    except UserError:
         raise
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
-        raise WeightsError(f"download of {url} failed: {exc}. Without network access, download the file "
+        raise UserError(f"download of {url} failed: {exc}. Without network access, download the file "
                            f"elsewhere and pass its local path instead") from exc
     finally:
         if os.path.exists(tmp_path):
@@ -178,54 +174,32 @@ def _download(url: str, dest: str, full: str | None, prefix: str | None, progres
 
 
 def load_state_dict_file(path: str) -> dict:
-    """Tensors of a .pth file read with weights_only=True: a raw state dict or a checkpoint's "model"."""
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise WeightsError(f"refusing to load {path!r}: it holds Python objects other than tensors and "
-                           f"torch.load(weights_only=True) rejects it ({first_line}). Only load such a file "
-                           f"if you trust its source, and re-save its state_dict") from exc
-    except Exception as exc:  # torch raises RuntimeError, EOFError, zip errors... for damaged files
-        raise WeightsError(f"cannot read weights file {path!r}: {type(exc).__name__}: {exc}") from exc
-    return _state_dict_of(obj, path)
+    """Tensors of a .pth file (a raw state dict or a checkpoint's "model"), read with weights_only=True."""
+    return _state_dict_of(load_checkpoint(path), path)
 
 
 def _state_dict_of(obj, path: str) -> dict:
     if isinstance(obj, dict) and isinstance(obj.get("model"), dict):
         obj = obj["model"]
     if not isinstance(obj, dict) or not obj:
-        raise WeightsError(f"{path!r} is not a state dict (got {type(obj).__name__}); expected a dict of "
-                           f"tensors or a checkpoint with a 'model' entry")
+        raise UserError(f"{path!r} is not a state dict (got {type(obj).__name__}); expected a dict of "
+                        f"tensors or a checkpoint with a 'model' entry")
     not_tensors = [k for k, v in obj.items() if not isinstance(v, torch.Tensor)]
     if not_tensors:
-        raise WeightsError(f"{path!r} does not look like a state dict: entries {not_tensors[:5]} are not "
-                           f"tensors (a checkpoint should keep its weights under 'model')")
+        raise UserError(f"{path!r} does not look like a state dict: entries {not_tensors[:5]} are not "
+                        f"tensors (a checkpoint should keep its weights under 'model')")
     return obj
 
 
-def load_official_state_dict(net: torch.nn.Module, state_dict: dict) -> None:
-    """Strictly load ``state_dict`` into ``net``, naming every missing, unexpected or misshaped key."""
+def load_official_state_dict(net: torch.nn.Module, state_dict: dict, source="official weights") -> None:
+    """Strictly load an official-layout state dict into ``net``, naming missing, unexpected or misshaped keys."""
     if state_dict and all(k.startswith("module.") for k in state_dict):
         # Saved from a DistributedDataParallel wrapper.
         state_dict = {k[len("module."):]: v for k, v in state_dict.items()}
-    own = net.state_dict()
     # Files saved before BatchNorm counted batches lack num_batches_tracked; it only matters for
     # momentum=None, so absent counters start at 0.
-    missing = [k for k in own if k not in state_dict and not k.endswith("num_batches_tracked")]
-    unexpected = [k for k in state_dict if k not in own]
-    misshaped = [f"{k}: file {tuple(v.shape)} vs model {tuple(own[k].shape)}"
-                 for k, v in state_dict.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
-    if missing or unexpected or misshaped:
-        problems = []
-        for label, keys in (("missing keys", missing), ("unexpected keys", unexpected),
-                            ("wrong shapes", misshaped)):
-            if keys:
-                shown = ", ".join(keys[:8]) + (f", ... ({len(keys)} in all)" if len(keys) > 8 else "")
-                problems.append(f"{label}: {shown}")
-        raise WeightsError(f"weights do not fit {type(net).__name__}: " + "; ".join(problems))
     filled = dict(state_dict)
-    for key in own:
-        if key not in filled:  # only num_batches_tracked can be absent here
-            filled[key] = torch.zeros_like(own[key])
-    net.load_state_dict(filled, strict=True)
+    for key, value in net.state_dict().items():
+        if key.endswith("num_batches_tracked") and key not in filled:
+            filled[key] = torch.zeros_like(value)
+    load_model_weights(net, filled, source, strict=True)
