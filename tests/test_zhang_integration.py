@@ -65,9 +65,9 @@ def _official_like_bins():
 
 def _eccv16_official_state(seed=0):
     torch.manual_seed(seed)
-    net = ECCV16Net()
-    net.set_bins(_official_like_bins())
-    state = net.state_dict()
+    state = ECCV16Net().state_dict()
+    # As in the official file: model_out's weights are the bin centres / 110.
+    state["model_out.weight"] = (_official_like_bins() / 110.0).t().reshape(2, 313, 1, 1)
     state["model8.6.weight"] = state["model8.6.weight"] * 1000.0  # peaked logits, as a trained net gives
     return state
 

@@ -76,7 +76,7 @@ def test_eccv16_forward_backward():
     torch.manual_seed(1)
     net = ECCV16Net().train()
     x = _gray()
-    ab, logits = net.forward_both(x)
+    ab, logits = net(x), net.forward_logits(x)
     assert ab.shape == (2, 2, 64, 64)
     assert logits.shape == (2, 313, 16, 16)
     (ab.pow(2).mean() + logits.pow(2).mean()).backward()
@@ -87,7 +87,7 @@ def test_siggraph17_forward_backward():
     torch.manual_seed(1)
     net = SIGGRAPH17Net().train()
     x = _gray()
-    ab, logits = net.forward_both(x)
+    ab, logits = net(x), net.forward_logits(x)
     assert ab.shape == (2, 2, 64, 64)
     assert logits.shape == (2, 529, 16, 16)
     assert ab.abs().max() <= 1.0  # tanh output: ab / 110
@@ -95,14 +95,9 @@ def test_siggraph17_forward_backward():
     _assert_all_grads(net)
 
 
-def test_paths_agree(eccv16, siggraph17):
+def test_zero_hints_are_the_automatic_mode(siggraph17):
     x = _gray(batch=1, height=32, width=32)
     with torch.no_grad():
-        for net in (eccv16.eval(), siggraph17.eval()):
-            ab, logits = net.forward_both(x)
-            torch.testing.assert_close(net(x), ab)
-            torch.testing.assert_close(net.forward_logits(x), logits)
-        # Zero hints given explicitly are the automatic mode.
         hinted = siggraph17(x, torch.zeros(1, 2, 32, 32), torch.zeros(1, 1, 32, 32))
         torch.testing.assert_close(hinted, siggraph17(x))
 
@@ -139,13 +134,6 @@ def test_eccv16_regression_equals_annealed_mean_at_t1(eccv16):
         readout = annealed_mean(logits, net.official_bins(), T=1.0) / 110.0
         readout = F.interpolate(readout, scale_factor=4, mode="bilinear", align_corners=False)
     torch.testing.assert_close(readout, ab_norm, atol=1e-5, rtol=0)
-
-
-def test_eccv16_set_bins():
-    net = ECCV16Net()
-    bins = torch.randn(313, 2) * 50
-    net.set_bins(bins)
-    torch.testing.assert_close(net.official_bins(), bins)
 
 
 def test_siggraph17_bins_follow_official_class_index(siggraph17):

@@ -95,22 +95,9 @@ class ECCV16Net(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._regression_from_logits(self.forward_logits(x), x.shape[-2], x.shape[-1])
 
-    def forward_both(self, x: torch.Tensor):
-        """(regression ab / 110, bin logits) from a single pass, for training both outputs."""
-        logits = self.forward_logits(x)
-        return self._regression_from_logits(logits, x.shape[-2], x.shape[-1]), logits
-
     def official_bins(self) -> torch.Tensor:
         """(Q, 2) ab bin centres in ab units, read from ``model_out`` (exact for the official weights)."""
         return self.model_out.weight.detach().view(2, self.num_bins).t() * AB_NORM
-
-    @torch.no_grad()
-    def set_bins(self, bins: torch.Tensor) -> None:
-        """Write (Q, 2) ab bin centres into ``model_out`` so ``forward`` is the T=1 read-out over them."""
-        bins = torch.as_tensor(bins, dtype=self.model_out.weight.dtype)
-        if bins.shape != (self.num_bins, 2):
-            raise ValueError(f"bins must have shape ({self.num_bins}, 2), got {tuple(bins.shape)}")
-        self.model_out.weight.copy_((bins / AB_NORM).t().reshape(2, self.num_bins, 1, 1))
 
 
 class SIGGRAPH17Net(nn.Module):
@@ -178,11 +165,6 @@ class SIGGRAPH17Net(nn.Module):
     def forward(self, x, ab_hint=None, hint_mask=None) -> torch.Tensor:
         """ab / 110 at full resolution. Optional hints: ab_hint (B,2,H,W) as ab/110, hint_mask (B,1,H,W)."""
         return self._decode(*self._encode(x, ab_hint, hint_mask))
-
-    def forward_both(self, x, ab_hint=None, hint_mask=None):
-        """(regression ab / 110, class logits) from a single encoder pass, for training both outputs."""
-        conv1, conv2, conv8 = self._encode(x, ab_hint, hint_mask)
-        return self._decode(conv1, conv2, conv8), self.model_class(conv8)
 
     def official_bins(self) -> torch.Tensor:
         """(529, 2) ab centres of the class grid; class index = a_index * 23 + b_index (a-major)."""
