@@ -109,9 +109,13 @@ class Comparison:
 
 
 def display_names(paths):
-    """Short unique names for checkpoints: the run folder's name, with the file name when that is ambiguous."""
+    """Short unique names for checkpoints: the file's name (the run folder's for the trainer's model_*.pth),
+    with the folder added when that is ambiguous."""
     def run(p):
-        return os.path.basename(os.path.dirname(os.path.abspath(p))) or p
+        stem = os.path.splitext(os.path.basename(p))[0]
+        if stem.startswith("model_"):  # model_final, model_epoch_0005, ...: the run folder says more
+            return os.path.basename(os.path.dirname(os.path.abspath(p))) or p
+        return stem
 
     def run_file(p):
         return f"{run(p)}/{os.path.splitext(os.path.basename(p))[0]}"
