@@ -129,3 +129,4 @@ def test_display_names_are_short_and_unique():
     assert display_names(["r/model_epoch_0001.pth", "r/model_final.pth"]) == ["r/model_epoch_0001",
                                                                               "r/model_final"]
     assert len(set(display_names(["r/m.pth", "r/m.pth"]))) == 2
+    assert display_names(["models/x/basic_LAB.pth", "models/x/basic_RGB.pth"]) == ["basic_LAB", "basic_RGB"]
