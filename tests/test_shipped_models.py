@@ -1,0 +1,45 @@
+"""The models shipped in models/landscape_train/ load, colorize a real photo, and reproduce their model card."""
+import os
+import re
+
+import cv2
+import pytest
+
+from colorization.engine.compare import compare_checkpoints
+from colorization.engine.predictor import Colorizer
+
+from conftest import REPO
+
+MODELS_DIR = os.path.join(REPO, "models", "landscape_train")
+CARD = os.path.join(MODELS_DIR, "README.md")
+SHIPPED = {"basic_LAB.pth": "LAB", "basic_RGB.pth": "RGB"}
+
+
+def card_metric(model_file, row):
+    """(model, no color) values of a row in the model's card table: | row | model | no color |."""
+    text = open(CARD, encoding="utf-8").read()
+    section = text.split(f"## {model_file}", 1)[1].split("\n## ", 1)[0]
+    match = re.search(rf"^\| {re.escape(row)} \| ([-0-9.]+) \| ([-0-9.]+) \|", section, re.M)
+    assert match, f"no '{row}' row for {model_file} in {CARD}"
+    return float(match.group(1)), float(match.group(2))
+
+
+@pytest.mark.parametrize("model_file,space", SHIPPED.items())
+def test_shipped_model_is_small_and_rebuilds_from_the_file_alone(model_file, space, photo_path):
+    path = os.path.join(MODELS_DIR, model_file)
+    assert os.path.getsize(path) < 10 * 2**20
+    colorizer = Colorizer.from_checkpoint(path, device="cpu")
+    assert colorizer.cfg.INPUT.COLOR_SPACE == space
+    photo = cv2.cvtColor(cv2.imread(photo_path), cv2.COLOR_BGR2RGB)
+    out = colorizer.colorize(photo)
+    assert out.shape == photo.shape and out.dtype == photo.dtype
+
+
+@pytest.mark.parametrize("model_file", SHIPPED)
+def test_shipped_model_reproduces_its_model_card(model_file):
+    comparison = compare_checkpoints([os.path.join(MODELS_DIR, model_file)], "landscape_val", device="cpu",
+                                     num_images=0, progress=False)
+    model, baseline = comparison.models[0].metrics, comparison.baselines[0].metrics
+    card_model, card_baseline = card_metric(model_file, "PSNR (dB)")
+    assert abs(model["psnr"] - card_model) < 0.1
+    assert abs(baseline["psnr"] - card_baseline) < 0.1
