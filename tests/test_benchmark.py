@@ -1,0 +1,79 @@
+"""tools/benchmark.py end to end on a quick config with tiny iteration counts: every figure comes out as one JSON
+line with its fields. No timing is asserted (the numbers depend on the machine and its load)."""
+import json
+import math
+import os
+
+import pytest
+
+from conftest import REPO, run_tool
+
+QUICK = os.path.join(REPO, "configs", "quick", "basic_LAB_quick.yaml")
+
+DATA_FIELDS = {"pipeline", "images_per_s_per_worker", "ms_per_image", "x_reference", "images", "size", "threads"}
+TRAIN_FIELDS = {"loop", "images_per_s", "images_per_s_best", "median_s_per_iter", "arch", "batch", "device",
+                "num_workers", "gflop_per_train_image", "mfu", "peak_tflops"}
+INFERENCE_FIELDS = {"model", "arch", "photo", "latency_ms_median", "latency_ms_best", "read_ms", "colorize_ms",
+                    "write_ms", "gflop_forward", "mfu_pipeline"}
+MEMORY_FIELDS = {"what", "peak_rss_delta_mb"}
+
+
+def positive(x):
+    return isinstance(x, (int, float)) and math.isfinite(x) and x > 0
+
+
+@pytest.fixture(scope="module")
+def figures(photo_dir):
+    result = run_tool("benchmark.py", "--config-file", QUICK, "--iters", "2", "--peak_tflops", "1.0",
+                      "DATASETS.TRAIN", f"('{photo_dir}',)", "DATASETS.TEST", f"('{photo_dir}',)",
+                      "INPUT.SIZE", "32", "SOLVER.IMS_PER_BATCH", "4", "DATALOADER.NUM_WORKERS", "1",
+                      env={"OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-4000:]
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    rows = [json.loads(line) for line in lines]  # every stdout line is one JSON object
+    by_figure = {}
+    for row in rows:
+        by_figure.setdefault(row["figure"], []).append(row)
+    return by_figure
+
+
+def test_data_pipeline_figures(figures):
+    rows = {r["pipeline"]: r for r in figures["data_pipeline"]}
+    assert set(rows) == {"ours_train", "ours_eval", "reference_pil_skimage"}
+    for r in rows.values():
+        assert DATA_FIELDS <= set(r), DATA_FIELDS - set(r)
+        assert positive(r["images_per_s_per_worker"]) and positive(r["x_reference"])
+        assert r["size"] == 32 and r["threads"] == 1
+    assert rows["reference_pil_skimage"]["x_reference"] == 1.0
+
+
+def test_training_figures(figures):
+    rows = {r["loop"]: r for r in figures["training"]}
+    assert set(rows) == {"trainer", "bare"}
+    for r in rows.values():
+        assert TRAIN_FIELDS <= set(r), TRAIN_FIELDS - set(r)
+        assert positive(r["images_per_s"]) and r["batch"] == 4 and r["num_workers"] == 1
+        assert positive(r["gflop_per_train_image"]) and positive(r["mfu"])  # --peak_tflops given
+    assert positive(rows["trainer"]["x_bare_loop"])
+
+
+def test_inference_figures(figures):
+    (r,) = figures["inference"]  # the config's model, random weights
+    assert INFERENCE_FIELDS <= set(r), INFERENCE_FIELDS - set(r)
+    assert r["photo"] == "1024x768" and r["arch"] == "basic"
+    assert positive(r["latency_ms_median"]) and r["latency_ms_best"] <= r["latency_ms_median"]
+
+
+def test_memory_figures(figures):
+    rows = figures["memory"]
+    assert [r["what"] for r in rows] == ["data_pipeline", "data_pipeline", "training_step", "inference"]
+    for r in rows:
+        assert MEMORY_FIELDS <= set(r), MEMORY_FIELDS - set(r)
+        assert r["peak_rss_delta_mb"] >= 0
+    assert all(positive(r["tracemalloc_peak_per_item_mb"]) for r in rows[:2])
+
+
+def test_unknown_figure_is_a_clear_error():
+    result = run_tool("benchmark.py", "--config-file", QUICK, "--which", "data,speed")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: --which") and "speed" in result.stderr
