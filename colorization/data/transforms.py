@@ -6,19 +6,18 @@ import numpy as np
 
 
 def _resize(img, width, height):
-    # INTER_AREA avoids aliasing when shrinking; INTER_LINEAR when enlarging.
-    shrinking = width < img.shape[1] or height < img.shape[0]
-    return cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    # INTER_AREA avoids aliasing where it matters, when shrinking 2x or more; below that bilinear looks the
+    # same and is several times faster (the data pipeline's largest cost).
+    strong_shrink = width * 2 <= img.shape[1] or height * 2 <= img.shape[0]
+    return cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA if strong_shrink else cv2.INTER_LINEAR)
 
 
 def resize_center_crop(img, size):
-    """Resize the short side to `size`, then crop the centre square."""
+    """The centre square, resized to size x size (cropping first: fewer pixels to resize)."""
     h, w = img.shape[:2]
-    scale = size / min(h, w)
-    nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
-    img = _resize(img, nw, nh)
-    top, left = (nh - size) // 2, (nw - size) // 2
-    return img[top:top + size, left:left + size]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    return _resize(img[top:top + side, left:left + side], size, size)
 
 
 def random_resized_crop(img, size, scale, rng, ratio=(3 / 4, 4 / 3)):
