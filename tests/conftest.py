@@ -1,6 +1,7 @@
 """Shared fixtures: real photos from the embedded sample set, and a way to run the tools as a user does."""
 import functools
 import http.server
+import json
 import os
 import subprocess
 import sys
@@ -35,6 +36,42 @@ def run_tool(*args, cwd=None, env=None, timeout=600):
     full_env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
     return subprocess.run([sys.executable, os.path.join(REPO, "tools", script), *rest], cwd=cwd or REPO,
                           env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+# Many short tool runs, one after the other in one subprocess (a single Python start-up for all of them): each
+# runs as __main__ with its own argv and gets its own exit code, stdout and stderr.
+_TOOLS_DRIVER = r'''
+import contextlib, io, json, logging, runpy, sys, traceback
+cases_file, results_file = sys.argv[1], sys.argv[2]
+results = {}
+for name, argv in json.load(open(cases_file)).items():
+    err, out = io.StringIO(), io.StringIO()
+    logging.root.handlers.clear()
+    sys.argv = list(argv)
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        try:
+            runpy.run_path(argv[0], run_name="__main__")
+            rc = 0
+        except SystemExit as e:
+            rc = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        except BaseException:
+            traceback.print_exc()
+            rc = 1
+    results[name] = {"returncode": rc, "stdout": out.getvalue(), "stderr": err.getvalue()}
+json.dump(results, open(results_file, "w"))
+'''
+
+
+def run_tools_in_one_process(cases, folder):
+    """cases: name -> argv (the tool's script path first). Returns name -> {"returncode", "stdout", "stderr"}."""
+    cases = {name: [str(a) for a in argv] for name, argv in cases.items()}
+    (folder / "cases.json").write_text(json.dumps(cases))
+    proc = subprocess.run([sys.executable, "-c", _TOOLS_DRIVER, str(folder / "cases.json"),
+                           str(folder / "results.json")], cwd=REPO,
+                          env=dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1"), capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads((folder / "results.json").read_text())
 
 
 class _CountingHandler(http.server.SimpleHTTPRequestHandler):

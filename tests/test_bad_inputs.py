@@ -27,7 +27,7 @@ import torch
 from colorization.config import load_cfg
 from colorization.data.build import build_dataset
 from colorization.data.image_io import MAX_DECODE_BYTES, decode_image
-from conftest import REPO
+from conftest import REPO, run_tools_in_one_process
 
 CONFIG = os.path.join(REPO, "configs", "quick", "reliability_tiny.yaml")
 RGB_CONFIG = os.path.join(REPO, "configs", "quick", "basic_RGB_quick.yaml")
@@ -245,7 +245,7 @@ def test_zip_with_directory_entries_nested_folders_and_unicode_names(photo_dir, 
 
 def test_a_data_set_with_all_kinds_of_bad_files_still_trains_and_counts_them(tool_runs):
     r = tool_runs["train_mixed_folder"]
-    assert r["rc"] == 0, r["stderr"][-3000:]
+    assert r["returncode"] == 0, r["stderr"][-3000:]
     assert "Traceback" not in r["stderr"]
     assert f"12 images kept, {len(SKIPPED)} unreadable skipped, 0 grayscale dropped" in r["stderr"]
     assert r["stderr"].count("skipping ") == len(SKIPPED)
@@ -332,28 +332,6 @@ def test_decoded_big_rgba_is_composited_correctly(huge_files):
 
 
 # ------------------------------------------------------------------------ tools: one driver subprocess
-DRIVER = r'''
-import contextlib, io, json, logging, runpy, sys, traceback
-cases_file, results_file = sys.argv[1], sys.argv[2]
-cases = json.load(open(cases_file))
-results = {}
-for name, (script, argv) in cases.items():
-    err, out = io.StringIO(), io.StringIO()
-    logging.root.handlers.clear()
-    sys.argv = [script] + argv
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
-        try:
-            runpy.run_path(script, run_name="__main__")
-            rc = 0
-        except SystemExit as e:
-            rc = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        except BaseException:
-            traceback.print_exc()
-            rc = 1
-    results[name] = {"rc": rc, "stdout": out.getvalue(), "stderr": err.getvalue()}
-json.dump(results, open(results_file, "w"))
-'''
-
 TRAIN = os.path.join(REPO, "tools", "train.py")
 INFER = os.path.join(REPO, "tools", "inference.py")
 
@@ -366,7 +344,7 @@ def _data(folder):
 def tool_runs(photo_dir, photo_path, small_photo, huge_files, tmp_path_factory):
     root = tmp_path_factory.mktemp("tools")
     out = lambda name: ["OUTPUT_DIR", str(root / "out" / name), "PREDICTIONS_DIR", str(root / "preds" / name)]
-    cases, expect = {}, {}
+    cases = {}
 
     def train(name, *argv, config=CONFIG):
         cases[name] = (TRAIN, (["--config-file", str(config)] if config else []) + [str(a) for a in argv])
@@ -467,12 +445,7 @@ def tool_runs(photo_dir, photo_path, small_photo, huge_files, tmp_path_factory):
     torch.save(torch.zeros(3), root / "a_tensor.pth")
     train("model_weight_is_not_a_checkpoint", *_data(photo_dir), *out("w1"), "MODEL.WEIGHT", root / "a_tensor.pth")
 
-    (root / "cases.json").write_text(json.dumps(cases))
-    env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
-    proc = subprocess.run([sys.executable, "-c", DRIVER, str(root / "cases.json"), str(root / "results.json")],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    results = json.loads((root / "results.json").read_text())
+    results = run_tools_in_one_process({name: [script, *argv] for name, (script, argv) in cases.items()}, root)
     for name, r in results.items():
         argv = cases[name][1]
         r["root"] = root
@@ -482,7 +455,7 @@ def tool_runs(photo_dir, photo_path, small_photo, huge_files, tmp_path_factory):
 
 def _error_line(r):
     assert "Traceback" not in r["stderr"], r["stderr"][-3000:]
-    assert r["rc"] == 2, (r["rc"], r["stderr"][-3000:])
+    assert r["returncode"] == 2, (r["returncode"], r["stderr"][-3000:])
     lines = [line for line in r["stderr"].splitlines() if line.startswith("error:")]
     assert len(lines) == 1, r["stderr"][-3000:]
     return lines[0]
@@ -600,7 +573,7 @@ def test_python_tags_unwritable_output_and_non_checkpoint_weights_exit_2_with_on
 
 def test_inference_on_1x1_8x8_and_unicode_named_images_keeps_their_size(tool_runs):
     r = tool_runs["inference_tiny_and_unicode_images"]
-    assert r["rc"] == 0 and "Traceback" not in r["stderr"], r["stderr"][-3000:]
+    assert r["returncode"] == 0 and "Traceback" not in r["stderr"], r["stderr"][-3000:]
     folder = r["root"] / "inferred" / "tiny"
     for name, shape in (("dot", (1, 1, 3)), ("tile", (8, 8, 3)), ("été photo ü", None)):
         path = folder / f"{name}_colorized.png"

@@ -1,7 +1,5 @@
 import io
 import logging
-import os
-import shutil
 import zipfile
 
 import cv2

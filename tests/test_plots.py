@@ -1,5 +1,4 @@
 """Training curves from a hand-written metrics.jsonl; the TensorBoard EventWriter (a no-op without tensorboard)."""
-import importlib.util
 import json
 import logging
 import sys

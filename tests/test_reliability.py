@@ -21,7 +21,7 @@ import torch
 from colorization.config import load_cfg
 from colorization.engine.checkpoint import load_checkpoint
 from colorization.engine.trainer import NonFiniteLossError, Trainer
-from conftest import REPO, run_tool
+from conftest import REPO, run_tool, run_tools_in_one_process
 
 CONFIG = os.path.join(REPO, "configs", "quick", "reliability_tiny.yaml")
 TRAIN_PY = os.path.join(REPO, "tools", "train.py")
@@ -484,40 +484,11 @@ def unsafe_tool_runs(crafted, photo_dir):
     return {name: (results[name], jobs[name][1], jobs[name][2]) for name in jobs}
 
 
-# tools/*.py run as __main__, one case after the other in one subprocess (one Python start-up for all): each
-# case has its own argv, exit code, stdout and stderr.
-DRIVER = r'''
-import contextlib, io, json, logging, runpy, sys, traceback
-cases_file, results_file = sys.argv[1], sys.argv[2]
-results = {}
-for name, argv in json.load(open(cases_file)).items():
-    err, out = io.StringIO(), io.StringIO()
-    logging.root.handlers.clear()
-    sys.argv = list(argv)
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
-        try:
-            runpy.run_path(argv[0], run_name="__main__")
-            rc = 0
-        except SystemExit as e:
-            rc = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        except BaseException:
-            traceback.print_exc()
-            rc = 1
-    results[name] = {"returncode": rc, "stdout": out.getvalue(), "stderr": err.getvalue()}
-json.dump(results, open(results_file, "w"))
-'''
-
-
 def _run_tools(cases, folder):
-    """name -> (script, *args) run by DRIVER; returns name -> CompletedProcess-like results."""
-    argv = {name: [os.path.join(REPO, "tools", args[0]), *map(str, args[1:])] for name, args in cases.items()}
-    (folder / "cases.json").write_text(json.dumps(argv))
-    proc = subprocess.run([sys.executable, "-c", DRIVER, str(folder / "cases.json"), str(folder / "results.json")],
-                          cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    """name -> (script, *args); returns name -> CompletedProcess-like results."""
+    argv = {name: [os.path.join(REPO, "tools", args[0]), *args[1:]] for name, args in cases.items()}
     return {name: subprocess.CompletedProcess(argv[name], **r)
-            for name, r in json.loads((folder / "results.json").read_text()).items()}
+            for name, r in run_tools_in_one_process(argv, folder).items()}
 
 
 def _one_error_line(result):

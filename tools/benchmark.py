@@ -30,7 +30,7 @@ def parse_args(argv=None):
     p.add_argument("--which", default=",".join(FIGURES), help=f"comma-separated subset of {','.join(FIGURES)}")
     p.add_argument("--iters", type=int, default=None,
                    help="images (data; memory: default 20), timed training iterations, rounded up to whole epochs "
-                        "(train) or timed photos (inference); default 100 / 36 / 10")
+                        "(train) or timed photos (inference); default 100 / 72 / 10")
     p.add_argument("--model_to_load", action="append", default=[], metavar="CKPT[,CKPT...]",
                    help="checkpoint(s) for the inference and memory figures, comma-separated or repeated "
                         "(default: the config's model with random weights)")

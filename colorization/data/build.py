@@ -8,6 +8,7 @@ from torch.utils.data import ConcatDataset, DataLoader, DistributedSampler, Samp
 
 from ..config.paths_catalog import resolve_dataset
 from ..errors import UserError
+from ..utils.allocator import keep_freed_memory
 from .dataset import ColorizationDataset
 from .image_io import IMAGE_EXTENSIONS
 
@@ -101,13 +102,16 @@ def _wait_for_sigterm(parent_pid):
 
 
 def worker_init(worker_id):
-    """Data loader workers leave stop signals to the main process.
+    """Data loader workers run with the framework's allocator settings (utils/allocator.py), and leave stop
+    signals to the main process. (OpenCV's thread count is not touched: cv2.setNumThreads in a forked child of a
+    process that has used OpenCV's thread pool hangs.)
 
     Ctrl-C and a SIGTERM sent to the whole process group reach the workers too; a worker that died of one would
     make the main process fail ("DataLoader worker exited unexpectedly") instead of saving a checkpoint and
     stopping cleanly. So workers ignore SIGINT, and take SIGTERM only from the main process (which uses it to
     shut them down).
     """
+    keep_freed_memory()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "sigwaitinfo") and hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})

@@ -25,6 +25,13 @@ def lab_to_rgb(lab):
     return np.clip(rgb, 0.0, 1.0)
 
 
+def to_unit(rgb_uint8):
+    """uint8 RGB -> float32 in [0, 1] (one allocation: the division happens in place)."""
+    rgb01 = rgb_uint8.astype(np.float32)
+    rgb01 /= 255.0
+    return rgb01
+
+
 def to_uint8(rgb01):
     return (np.clip(rgb01, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
@@ -42,15 +49,18 @@ def encode(rgb01, color_space):
 
     Both spaces share the input (normalised L); LAB's target is ab / 110, RGB's the RGB channels in [0, 1].
     """
+    # cv2.split hands back contiguous planes: arithmetic on them is several times faster than on strided views.
     lab = rgb_to_lab(rgb01)
-    net_input = normalize_l(lab[None, :, :, 0])
+    lightness, a, b = cv2.split(lab)
+    net_input = normalize_l(lightness)[None]
     if color_space == "LAB":
-        target = lab[:, :, 1:].transpose(2, 0, 1) / AB_SCALE
+        target = np.stack([a, b])
+        target /= AB_SCALE
     elif color_space == "RGB":
-        target = rgb01.transpose(2, 0, 1)
+        target = np.stack(cv2.split(np.asarray(rgb01, dtype=np.float32)))
     else:
         raise ValueError(f"unknown color space {color_space!r}; expected one of {COLOR_SPACES}")
-    return np.ascontiguousarray(net_input, dtype=np.float32), np.ascontiguousarray(target, dtype=np.float32)
+    return net_input.astype(np.float32, copy=False), target
 
 
 def decode(net_input, output, color_space):
@@ -84,6 +94,6 @@ def gray_rgb(net_input):
 
 def chroma_percentile(rgb_uint8, q=99.0):
     """The q-th percentile of chroma sqrt(a^2 + b^2): near 0 for a grayscale photo."""
-    lab = rgb_to_lab(rgb_uint8.astype(np.float32) / 255.0)
+    lab = rgb_to_lab(to_unit(rgb_uint8))
     chroma = np.sqrt(lab[:, :, 1] ** 2 + lab[:, :, 2] ** 2)
     return float(np.percentile(chroma, q))

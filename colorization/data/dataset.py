@@ -87,6 +87,6 @@ class ColorizationDataset(Dataset):
             img = train_transform(img, self.size, self.crop_scale, self.hflip_prob, rng)
         else:
             img = resize_center_crop(img, self.size)
-        net_input, target = color.encode(img.astype(np.float32) / 255.0, self.color_space)
+        net_input, target = color.encode(color.to_unit(img), self.color_space)
         return {"input": torch.from_numpy(net_input), "target": torch.from_numpy(target), "index": index,
                 "name": self.names[index]}

@@ -2,7 +2,6 @@
 import math
 
 import cv2
-import numpy as np
 
 
 def _resize(img, width, height):
@@ -43,5 +42,5 @@ def train_transform(img, size, crop_scale, hflip_prob, rng):
     else:
         img = random_resized_crop(img, size, crop_scale, rng)
     if hflip_prob > 0 and rng.random() < hflip_prob:
-        img = img[:, ::-1]
-    return np.ascontiguousarray(img)
+        img = cv2.flip(img, 1)  # several times faster than copying the numpy view img[:, ::-1]
+    return img

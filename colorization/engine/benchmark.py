@@ -3,7 +3,8 @@ as JSON lines).
 
 - data:      images/s of one data-loader worker (one core): our item pipeline (ColorizationDataset.__getitem__:
              decode + resize / random crop + LAB) next to Zhang et al.'s demo pipeline (PIL open, 256x256 bicubic
-             resize, scikit-image rgb2lab) on the same files.
+             resize, scikit-image rgb2lab) on the same files; in a process with the framework's allocator
+             settings and in one with the C library's defaults.
 - train:     images/s of the full Trainer (its data loader and workers, logging, progress bar; evaluation
              excluded) next to a bare loop of the same model, optimizer and batch on tensors already in memory,
              in alternating rounds (one trainer epoch, then as many bare iterations) so both see the same load.
@@ -40,11 +41,12 @@ from ..data.image_io import read_image_file
 from ..errors import UserError
 from ..modeling import build_model
 from ..solver.build import build_lr_scheduler, build_optimizer
+from ..utils.allocator import keep_freed_memory
 from ..utils.env import resolve_amp_dtype, resolve_device, resolve_memory_format
 from ..utils.visualize import write_rgb
 
 FIGURES = ("data", "train", "inference", "memory")
-DEFAULT_ITERS = {"data": 100, "train": 36, "inference": 10}
+DEFAULT_ITERS = {"data": 100, "train": 72, "inference": 10}
 TRAIN_WARMUP_ITERS = 3
 INFERENCE_WARMUP = 2
 INFERENCE_SIZE = (1024, 768)  # width, height of the photo the inference figure colorizes
@@ -164,8 +166,12 @@ def data_pipelines(dataset, size):
     }
 
 
-def bench_data(cfg, dataset, iters, repeats=3):
-    """images/s of each pipeline on one core; best of `repeats` passes over `iters` images."""
+def _data_speed_child(cfg_yaml, iters, repeats, framework_allocator):
+    """Runs in a fresh process: seconds of `iters` items of each pipeline on one core, best of `repeats`
+    passes. Returns (seconds by pipeline, whether the framework's allocator settings were in force, files)."""
+    applied = keep_freed_memory() if framework_allocator else False
+    cfg = cfg_from_yaml_string(cfg_yaml)
+    dataset = build_dataset(cfg, cfg.DATASETS.TRAIN, train=True)
     pipelines = data_pipelines(dataset, cfg.INPUT.SIZE)
     best = {}
     with single_core():
@@ -177,14 +183,34 @@ def bench_data(cfg, dataset, iters, repeats=3):
                 for i in range(iters):
                     item(i)
                 best[name] = min(best.get(name, float("inf")), time.perf_counter() - start)
-    ref = iters / best["reference_pil_skimage"]
+    return best, applied, len(dataset)
+
+
+def bench_data(cfg, iters, repeats=3):
+    """images/s of each pipeline on one core, in two fresh processes: one with the framework's allocator
+    settings (utils/allocator.py: what its data-loader workers run with), one with the C library's defaults
+    (what a plain Python process, such as the reference demo, runs with). x_reference compares pipelines in
+    the same process; x_reference_default_allocator compares ours as our workers run it with the reference
+    as a plain process runs it."""
+    ref_name = "reference_pil_skimage"
+    runs = []
+    for framework in (True, False):
+        best, applied, files = _in_fresh_process(_data_speed_child, cfg.dump(), iters, repeats, framework)
+        runs.append(("framework" if applied else "default", best))
+        if not applied:
+            break  # not glibc (or the user set its malloc variables): both processes would be the same
+    default_ref = iters / runs[-1][1][ref_name]
     rows = []
-    for name, seconds in best.items():
-        rate = iters / seconds
-        rows.append({"figure": "data_pipeline", "pipeline": name, "images_per_s_per_worker": _round(rate),
-                     "ms_per_image": _round(1e3 * seconds / iters), "x_reference": _round(rate / ref, 3),
-                     "images": iters, "size": cfg.INPUT.SIZE, "threads": 1, "best_of": repeats,
-                     "files": len(_plain_dataset(dataset))})
+    for allocator, best in runs:
+        ref = iters / best[ref_name]
+        for name, seconds in best.items():
+            rate = iters / seconds
+            row = {"figure": "data_pipeline", "pipeline": name, "allocator": allocator,
+                   "images_per_s_per_worker": _round(rate), "ms_per_image": _round(1e3 * seconds / iters),
+                   "x_reference": _round(rate / ref, 3)}
+            if allocator == "framework" and name != ref_name:
+                row["x_reference_default_allocator"] = _round(rate / default_ref, 3)
+            rows.append(dict(row, images=iters, size=cfg.INPUT.SIZE, threads=1, best_of=repeats, files=files))
     return rows
 
 
@@ -463,7 +489,10 @@ def _maxrss_mb():
 
 
 def _memory_child(kind, cfg_yaml, arg, device_name):
-    """Runs in a fresh process (set-up first, then the measured block)."""
+    """Runs in a fresh process (set-up first, then the measured block), with the allocator settings the
+    framework runs with, except for the reference pipeline (a plain Python process)."""
+    if kind != "data:reference_pil_skimage":
+        keep_freed_memory()
     cfg = cfg_from_yaml_string(cfg_yaml)
     device = resolve_device(device_name)
     out = {}
@@ -524,10 +553,11 @@ def _memory_child(kind, cfg_yaml, arg, device_name):
     return out
 
 
-def _in_fresh_process(*args):
+def _in_fresh_process(function, *args):
+    """function(*args) in a new interpreter: nothing inherited (allocator state, caches, peak RSS)."""
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(1) as pool:
-        return pool.apply(_memory_child, args)
+        return pool.apply(function, args)
 
 
 def bench_memory(cfg, model_paths, iters, workdir, device="auto"):
@@ -541,15 +571,15 @@ def bench_memory(cfg, model_paths, iters, workdir, device="auto"):
         return {k: _round(v) if isinstance(v, float) else v for k, v in m.items()}
 
     for pipeline in ("ours_train", "reference_pil_skimage"):
-        m = _in_fresh_process(f"data:{pipeline}", cfg_yaml, iters, device)
+        m = _in_fresh_process(_memory_child, f"data:{pipeline}", cfg_yaml, iters, device)
         rows.append({"figure": "memory", "what": "data_pipeline", "pipeline": pipeline, "size": cfg.INPUT.SIZE,
                      "images": iters, **clean(m)})
-    m = _in_fresh_process("train", cfg_yaml, 2, device)
+    m = _in_fresh_process(_memory_child, "train", cfg_yaml, 2, device)
     rows.append({"figure": "memory", "what": "training_step", "arch": cfg.MODEL.ARCH, "size": cfg.INPUT.SIZE,
                  **clean(m)})
     photo = make_photo(workdir)
     for path in model_paths or [None]:
-        m = _in_fresh_process("inference", cfg_yaml, (path, photo), device)
+        m = _in_fresh_process(_memory_child, "inference", cfg_yaml, (path, photo), device)
         rows.append({"figure": "memory", "what": "inference", "photo": f"{INFERENCE_SIZE[0]}x{INFERENCE_SIZE[1]}",
                      **clean(m)})
     return rows
@@ -567,17 +597,17 @@ def parse_which(text):
 def run_benchmarks(cfg, which, iters=None, model_paths=(), device="auto", peak_tflops=None, emit=None):
     """The figures' rows (dicts) in the order of `which`; `emit` is called with each as soon as it is measured."""
     emit = emit or (lambda row: None)
+    keep_freed_memory()  # as training and inference do
     rows = []
-    dataset = None
+    train_images = None
     with tempfile.TemporaryDirectory(prefix="colorization_bench_") as workdir:
         for w in which:
             n = iters or DEFAULT_ITERS.get(w, DEFAULT_ITERS["data"])
             if w == "data":
-                dataset = build_dataset(cfg, cfg.DATASETS.TRAIN, train=True)
-                new = bench_data(cfg, dataset, n)
+                new = bench_data(cfg, n)
+                train_images = new[0]["files"]
             elif w == "train":
-                new = bench_train(cfg, n, os.path.join(workdir, "train"), peak_tflops,
-                                  len(dataset) if dataset is not None else None)
+                new = bench_train(cfg, n, os.path.join(workdir, "train"), peak_tflops, train_images)
             elif w == "inference":
                 new = bench_inference(cfg, model_paths, n, workdir, device, peak_tflops)
             else:

@@ -10,6 +10,7 @@ from ..data import color
 from ..errors import UserError
 from ..modeling import build_model
 from ..modeling.build import load_pretrained, official_state_bins
+from ..utils.allocator import keep_freed_memory
 from ..utils.env import resolve_device
 from .checkpoint import load_checkpoint, load_model_weights
 
@@ -35,6 +36,7 @@ def _check_same_model(stored, given, path, config_file):
 
 class Colorizer:
     def __init__(self, model, cfg, device):
+        keep_freed_memory()
         self.model = model.eval()
         self.cfg = cfg
         self.device = device
@@ -91,7 +93,7 @@ class Colorizer:
         """
         h, w = rgb.shape[:2]
         size = self.cfg.INPUT.SIZE
-        rgb01 = rgb.astype(np.float32) / 255.0
+        rgb01 = color.to_unit(rgb)
         small = cv2.resize(rgb01, (size, size), interpolation=cv2.INTER_AREA if min(h, w) > size
                            else cv2.INTER_LINEAR)
         net_input, _ = color.encode(small, self.cfg.INPUT.COLOR_SPACE)

@@ -1,6 +1,5 @@
 """The training loop: epochs, validation with baseline, triplets, metrics.jsonl, checkpoints and resume."""
 import json
-import logging
 import math
 import os
 import signal
@@ -15,6 +14,7 @@ from ..data.build import build_data_loader, build_dataset
 from ..errors import UserError
 from ..modeling import build_model
 from ..solver.build import build_lr_scheduler, build_optimizer
+from ..utils.allocator import keep_freed_memory
 from ..utils.distributed import barrier, convert_sync_batchnorm, init_distributed
 from ..utils.env import resolve_amp_dtype, resolve_device, resolve_memory_format, seed_everything
 from ..utils.logger import setup_logger
@@ -52,6 +52,7 @@ def ensure_writable(folder, what):
 class Trainer:
     def __init__(self, cfg, resume=False):
         self.cfg = cfg
+        keep_freed_memory()
         self.device = resolve_device(cfg.MODEL.DEVICE)
         self.dist = init_distributed(self.device.type)
         if self.device.type == "cuda" and self.dist.enabled:
