@@ -101,3 +101,26 @@ def test_inference_on_a_folder(trained_run, photo_dir, tmp_path):
 def test_config_errors_exit_2_naming_the_key(tmp_path):
     result = run_tool("train.py", "--config-file", QUICK, "SOLVER.NOT_A_KEY", "1")
     assert result.returncode == 2 and "SOLVER.NOT_A_KEY" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_colorizer_runs_the_network_under_the_configured_autocast(trained_run, photo_path):
+    """SOLVER.AMP bf16 (here on CPU): the convolutions run in bfloat16, the output stays close to float32's."""
+    from colorization.data.image_io import read_image_file
+    from colorization.engine.predictor import Colorizer
+
+    out, _, _ = trained_run
+    photo = read_image_file(photo_path)
+    results = {}
+    for amp in ("none", "bf16"):
+        colorizer = Colorizer.from_checkpoint(str(out / "model_final.pth"), device="cpu")
+        colorizer.cfg.defrost()
+        colorizer.cfg.SOLVER.AMP = amp
+        colorizer = Colorizer(colorizer.model, colorizer.cfg, colorizer.device)
+        dtypes = []
+        conv = next(m for m in colorizer.model.modules() if isinstance(m, torch.nn.Conv2d))
+        hook = conv.register_forward_hook(lambda module, args, output: dtypes.append(output.dtype))
+        results[amp] = colorizer.colorize(photo).astype(int)
+        hook.remove()
+        assert dtypes == [torch.bfloat16 if amp == "bf16" else torch.float32]
+        assert results[amp].shape == photo.shape
+    assert abs(results["bf16"] - results["none"]).mean() < 2.0  # same picture, within bf16's rounding

@@ -11,7 +11,7 @@ from ..errors import UserError
 from ..modeling import build_model
 from ..modeling.build import load_pretrained, official_state_bins
 from ..utils.allocator import keep_freed_memory
-from ..utils.env import resolve_device
+from ..utils.env import resolve_amp_dtype, resolve_device, resolve_memory_format
 from .checkpoint import load_checkpoint, load_model_weights
 
 logger = logging.getLogger(__name__)
@@ -35,11 +35,16 @@ def _check_same_model(stored, given, path, config_file):
 
 
 class Colorizer:
+    """Runs the network as training did: SOLVER.AMP's autocast and MODEL.MEMORY_FORMAT (both "auto": bf16 and
+    channels_last on CUDA, float32 on CPU); the upsampling and every color conversion stay in float32."""
+
     def __init__(self, model, cfg, device):
         keep_freed_memory()
-        self.model = model.eval()
         self.cfg = cfg
         self.device = device
+        self.amp_dtype = resolve_amp_dtype(cfg.SOLVER.AMP, device)
+        self.memory_format = resolve_memory_format(cfg.MODEL.MEMORY_FORMAT, device)
+        self.model = model.to(memory_format=self.memory_format).eval()
 
     @classmethod
     def from_checkpoint(cls, path, config_file=None, device="auto"):
@@ -97,8 +102,10 @@ class Colorizer:
         small = cv2.resize(rgb01, (size, size), interpolation=cv2.INTER_AREA if min(h, w) > size
                            else cv2.INTER_LINEAR)
         net_input, _ = color.encode(small, self.cfg.INPUT.COLOR_SPACE)
-        x = torch.from_numpy(net_input)[None].to(self.device)
-        out = self.model.predict(x, size=(h, w))[0].float().cpu().numpy()
+        x = torch.from_numpy(net_input)[None].to(self.device, memory_format=self.memory_format)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+            raw = self.model(x)
+        out = self.model.head.predict(raw.float(), (h, w))[0].cpu().numpy()
         if self.cfg.INPUT.COLOR_SPACE == "LAB":
             # Full-resolution output: the photo's own L, the predicted ab upsampled.
             lab = color.rgb_to_lab(rgb01)
