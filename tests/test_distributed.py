@@ -197,6 +197,8 @@ def _sync_bn_worker(rank, store, queue):
         queue.put({"out0": out.detach().numpy().copy(),
                    **{k: v.detach().numpy().copy() for k, v in model.state_dict().items()},
                    **{"grad." + k: p.grad.numpy().copy() for k, p in model.named_parameters()}})
+    # Both processes leave together: one tearing gloo down while the other still talks to it can abort the other.
+    dist.barrier()
     dist.destroy_process_group()
 
 

@@ -216,6 +216,7 @@ def _dist_worker(rank, world, init_file, out_dir):
             acc.update("only_rank1", torch.tensor([3.0]))
         acc.all_reduce()
         torch.save((acc.summary(), acc.count("psnr")), os.path.join(out_dir, f"r{rank}.pt"))
+        dist.barrier()  # leave together: tearing gloo down while the other process still uses it can abort it
     finally:
         dist.destroy_process_group()
 
