@@ -26,12 +26,14 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    finished = False  # trained or stopped by a signal after saving, on every process alike
     try:
         cfg = load_cfg(args.config_file, args.opts, freeze=False)
         if not cfg.OUTPUT_DIR:
             cfg.OUTPUT_DIR = default_output_dir(cfg, args.config_file)
         cfg.freeze()
         Trainer(cfg, resume=args.resume).train()
+        finished = True
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -43,7 +45,7 @@ def main(argv=None):
         print("interrupted before training started; nothing was saved", file=sys.stderr)
         return 130
     finally:
-        cleanup()
+        cleanup(wait_for_all=finished)
     return 0
 
 

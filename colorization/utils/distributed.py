@@ -41,8 +41,12 @@ def barrier():
         dist.barrier()
 
 
-def cleanup():
+def cleanup(wait_for_all=False):
+    """Leave the process group. wait_for_all (a run that ended the same way on every process): first wait for
+    all of them, since gloo can abort a process that tears the group down while another one still uses it."""
     if dist.is_available() and dist.is_initialized():
+        if wait_for_all:
+            dist.barrier()
         dist.destroy_process_group()
 
 
