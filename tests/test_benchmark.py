@@ -38,13 +38,22 @@ def figures(photo_dir):
 
 
 def test_data_pipeline_figures(figures):
-    rows = {r["pipeline"]: r for r in figures["data_pipeline"]}
-    assert set(rows) == {"ours_train", "ours_eval", "reference_pil_skimage"}
-    for r in rows.values():
+    """Every pipeline in a process with the framework's allocator settings and in one with glibc's defaults."""
+    rows = {(r["allocator"], r["pipeline"]): r for r in figures["data_pipeline"]}
+    assert len(rows) == len(figures["data_pipeline"]) == 6
+    assert {a for a, _ in rows} == {"framework", "default"}
+    for (allocator, pipeline), r in rows.items():
         assert DATA_FIELDS <= set(r), DATA_FIELDS - set(r)
         assert positive(r["images_per_s_per_worker"]) and positive(r["x_reference"])
         assert r["size"] == 32 and r["threads"] == 1
-    assert rows["reference_pil_skimage"]["x_reference"] == 1.0
+        if allocator == "framework" and pipeline != "reference_pil_skimage":
+            # ours as the workers run it, over the reference as a plain process runs it
+            default_ref = rows[("default", "reference_pil_skimage")]["images_per_s_per_worker"]
+            assert math.isclose(r["x_reference_default_allocator"], r["images_per_s_per_worker"] / default_ref,
+                                rel_tol=1e-2)
+    assert {p for _, p in rows} == {"ours_train", "ours_eval", "reference_pil_skimage"}
+    assert rows[("framework", "reference_pil_skimage")]["x_reference"] == 1.0
+    assert rows[("default", "reference_pil_skimage")]["x_reference"] == 1.0
 
 
 def test_training_figures(figures):
