@@ -2,8 +2,8 @@ import os
 
 import pytest
 
-from colorization.config import paths_catalog
-from colorization.config.paths_catalog import resolve_dataset
+from colorization.data import paths_catalog
+from colorization.data.paths_catalog import resolve_dataset
 from colorization.errors import UserError
 
 

@@ -3,6 +3,7 @@ import os
 
 import pytest
 
+import colorization.modeling  # noqa: F401  (registers the model rules the config checks)
 from colorization.config import get_cfg, load_cfg
 from colorization.config.defaults import _C
 from colorization.errors import UserError

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from colorization.config import load_cfg
-from colorization.config.paths_catalog import DatasetSpec
+from colorization.data.paths_catalog import DatasetSpec
 from colorization.data.build import build_data_loader, build_dataset
 from colorization.data.dataset import ColorizationDataset, split_of
 from colorization.data.image_io import ImageDecodeError, decode_image

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from colorization.errors import UserError
-from colorization.modeling import pretrained
-from colorization.modeling.pretrained import load_official_state_dict, resolve_weights
+from colorization.modeling.registry import MODEL_REGISTRY, PublishedWeights
+from colorization.checkpoint import load_official_state_dict, resolve_weights
 
 
 def _small_state_dict():
@@ -40,8 +40,8 @@ def test_imagenet_download_is_cached_and_verified(server, monkeypatch):
     base, served, requests = server
     weights = _small_state_dict()
     _, sha = _write_weights(served, "official-weights.pth", weights)
-    monkeypatch.setitem(pretrained.PRETRAINED_WEIGHTS, "eccv16",
-                        {"url": f"{base}/official-weights.pth", "sha256": sha})
+    monkeypatch.setitem(MODEL_REGISTRY["eccv16"].weights, "imagenet",
+                        PublishedWeights(f"{base}/official-weights.pth", sha))
     _assert_same(resolve_weights("imagenet", "eccv16", progress=False), weights)
     assert _cache_files() == ["official-weights.pth"]
     assert len(requests) == 1
@@ -56,8 +56,8 @@ def test_imagenet_download_is_cached_and_verified(server, monkeypatch):
 
 
 def test_official_table_matches_design():
-    assert pretrained.PRETRAINED_WEIGHTS["eccv16"]["sha256"].startswith("9b330a0b")
-    assert pretrained.PRETRAINED_WEIGHTS["siggraph17"]["url"].endswith("siggraph17-df00044c.pth")
+    assert MODEL_REGISTRY["eccv16"].weights["imagenet"].sha256.startswith("9b330a0b")
+    assert MODEL_REGISTRY["siggraph17"].weights["imagenet"].url.endswith("siggraph17-df00044c.pth")
     with pytest.raises(UserError, match="basic"):
         resolve_weights("imagenet", "basic")
 
@@ -66,8 +66,8 @@ def test_hash_mismatch_keeps_nothing(server, monkeypatch):
     base, served, _ = server
     _write_weights(served, "official-weights.pth", _small_state_dict())
     wrong = "0" * 64
-    monkeypatch.setitem(pretrained.PRETRAINED_WEIGHTS, "siggraph17",
-                        {"url": f"{base}/official-weights.pth", "sha256": wrong})
+    monkeypatch.setitem(MODEL_REGISTRY["siggraph17"].weights, "imagenet",
+                        PublishedWeights(f"{base}/official-weights.pth", wrong))
     with pytest.raises(UserError, match=f"official-weights.pth.*expected {wrong}, got [0-9a-f]{{64}}"):
         resolve_weights("imagenet", "siggraph17", progress=False)
     assert _cache_files() == []
@@ -168,8 +168,8 @@ def test_download_inside_a_process_group(server, monkeypatch):
     base, served, requests = server
     weights = _small_state_dict()
     _, sha = _write_weights(served, "official-weights.pth", weights)
-    monkeypatch.setitem(pretrained.PRETRAINED_WEIGHTS, "eccv16",
-                        {"url": f"{base}/official-weights.pth", "sha256": sha})
+    monkeypatch.setitem(MODEL_REGISTRY["eccv16"].weights, "imagenet",
+                        PublishedWeights(f"{base}/official-weights.pth", sha))
     dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
     try:
         _assert_same(resolve_weights("imagenet", "eccv16", progress=False), weights)

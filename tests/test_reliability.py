@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from colorization.config import load_cfg
-from colorization.engine.checkpoint import load_checkpoint
+from colorization.checkpoint import load_checkpoint
 from colorization.engine.trainer import NonFiniteLossError, Trainer
 from conftest import REPO, run_tool, run_tools_in_one_process
 
@@ -292,7 +292,8 @@ def test_resume_survives_a_torn_last_line_in_metrics_jsonl(runs, photo_dir, tmp_
 
 
 def test_a_failed_checkpoint_write_leaves_the_old_file_and_no_temporary(tmp_path):
-    from colorization.engine.checkpoint import atomic_write, save_checkpoint
+    from colorization.checkpoint import save_checkpoint
+    from colorization.utils.io import atomic_write
     save_checkpoint(str(tmp_path), "model.pth", {"w": torch.ones(3)})
     before = (tmp_path / "model.pth").read_bytes()
 

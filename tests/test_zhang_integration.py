@@ -21,8 +21,9 @@ from colorization.data.image_io import read_image_file
 from colorization.engine.color_prior import prepare_color_prior
 from colorization.engine.predictor import Colorizer
 from colorization.errors import UserError
-from colorization.modeling import build_model, pretrained
-from colorization.modeling.build import load_pretrained
+from colorization.modeling import build_model
+from colorization.modeling.registry import MODEL_REGISTRY, PublishedWeights
+from colorization.checkpoint import model_from_official
 from colorization.modeling.color_bins import ab_gamut_bins, load_color_prior, rebalancing_weights
 from colorization.modeling.zhang import ECCV16Net, SIGGRAPH17Net
 from conftest import REPO, run_tool
@@ -158,8 +159,7 @@ def test_classification_readout_reproduces_official_eccv16(eccv16_official):
     _, state = eccv16_official
     cfg = load_cfg(LARGER_NET_PRETRAINED)
     assert cfg.MODEL.HEAD == "classification"
-    model = build_model(cfg, load_weights=False)
-    load_pretrained(model, state)
+    model = model_from_official(cfg, state)
     model.eval()
     torch.testing.assert_close(model.head.bins, _official_like_bins())
     official = ECCV16Net()
@@ -191,8 +191,8 @@ def test_imagenet_weights_download_once_and_colorize(server, monkeypatch, eccv16
     path, state = eccv16_official
     shutil.copy(path, served / "eccv16-official.pth")
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
-    monkeypatch.setitem(pretrained.PRETRAINED_WEIGHTS, "eccv16",
-                        {"url": f"{base}/eccv16-official.pth", "sha256": sha})
+    monkeypatch.setitem(MODEL_REGISTRY["eccv16"].weights, "imagenet",
+                        PublishedWeights(f"{base}/eccv16-official.pth", sha))
     colorizer = Colorizer.from_checkpoint("imagenet", LARGER_NET_PRETRAINED, "cpu")
     assert requests == ["/eccv16-official.pth"]
     cached = os.path.join(os.environ["TORCH_HOME"], "hub", "checkpoints", "eccv16-official.pth")

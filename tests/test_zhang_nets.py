@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from colorization.modeling.color_bins import annealed_mean
-from colorization.modeling.pretrained import load_official_state_dict, resolve_weights
+from colorization.checkpoint import load_official_state_dict, resolve_weights
 from colorization.modeling.zhang import ECCV16Net, SIGGRAPH17Net
 
 torch.set_num_threads(2)

@@ -13,7 +13,7 @@ from colorization.config import load_cfg  # noqa: E402
 from colorization.data.build import build_dataset  # noqa: E402
 from colorization.engine.color_prior import compute_color_prior  # noqa: E402
 from colorization.errors import UserError  # noqa: E402
-from colorization.modeling import build_model  # noqa: E402
+from colorization.checkpoint import build_model_with_weights  # noqa: E402
 from colorization.modeling.color_bins import save_color_prior  # noqa: E402
 
 
@@ -25,7 +25,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     try:
         cfg = load_cfg(args.config_file, list(args.opts) + ["MODEL.HEAD", "classification", "MODEL.COLOR_PRIOR", ""])
-        bins = build_model(cfg).head.bins
+        bins = build_model_with_weights(cfg).head.bins
         dataset = build_dataset(cfg, cfg.DATASETS.TRAIN, train=False)
         prior = compute_color_prior(dataset, bins, cfg.TEST.IMS_PER_BATCH, cfg.DATALOADER.NUM_WORKERS)
         save_color_prior(args.output, bins, prior)

@@ -11,7 +11,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
 
-from colorization.engine.checkpoint import atomic_write, load_checkpoint  # noqa: E402
+from colorization.checkpoint import load_checkpoint  # noqa: E402
+from colorization.utils.io import atomic_write  # noqa: E402
 from colorization.errors import UserError  # noqa: E402
 
 # Optimizer, scheduler and RNG states only matter for resuming; a shipped model leaves them out.

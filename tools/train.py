@@ -11,7 +11,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from colorization.config import load_cfg  # noqa: E402
-from colorization.config.run import default_output_dir  # noqa: E402
+from colorization.engine.run_folder import default_output_dir  # noqa: E402
 from colorization.engine.trainer import NonFiniteLossError, Trainer  # noqa: E402
 from colorization.errors import UserError  # noqa: E402
 from colorization.utils.distributed import cleanup  # noqa: E402

@@ -6,7 +6,7 @@ import threading
 import torch
 from torch.utils.data import ConcatDataset, DataLoader, DistributedSampler, Sampler
 
-from ..config.paths_catalog import resolve_dataset
+from .paths_catalog import resolve_dataset
 from ..errors import UserError
 from ..utils.allocator import keep_freed_memory
 from .dataset import ColorizationDataset

@@ -388,7 +388,7 @@ def bench_train(cfg, iters, workdir, peak_tflops=None, train_images=None):
 # ---------------------------------------------------------------------------------------------- inference
 def make_photo(folder, source_zip=None):
     """A 1024x768 JPEG made from the first photo of the embedded sample set (resized; its content is real)."""
-    from ..config.paths_catalog import data_dir
+    from ..data.paths_catalog import data_dir
 
     source_zip = source_zip or os.path.join(data_dir(), "sample_photos.zip")
     with zipfile.ZipFile(source_zip) as zf:
@@ -406,7 +406,7 @@ def load_colorizers(cfg, model_paths, device):
     from .predictor import Colorizer
 
     if not model_paths:
-        model = build_model(bench_cfg(cfg, tempfile.gettempdir()), load_weights=False)
+        model = build_model(bench_cfg(cfg, tempfile.gettempdir()))
         dev = resolve_device(device)
         return [(f"{cfg.MODEL.ARCH} (random weights)", Colorizer(model.to(dev), cfg, dev))]
     return [(path, Colorizer.from_checkpoint(path, None, device)) for path in model_paths]
@@ -510,7 +510,7 @@ def _memory_child(kind, cfg_yaml, arg, device_name):
             tracemalloc.stop()
         out["tracemalloc_peak_per_item_mb"] = peak_item / 2**20
     elif kind == "train":
-        model = build_model(cfg, load_weights=False).to(device)
+        model = build_model(cfg).to(device)
         memory_format = resolve_memory_format(cfg.MODEL.MEMORY_FORMAT, device)
         model = model.to(memory_format=memory_format).train()
         optimizer = build_optimizer(cfg, model)

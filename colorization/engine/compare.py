@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import cv2
 from tqdm import tqdm
 
-from ..config.paths_catalog import resolve_dataset
+from ..data.paths_catalog import resolve_dataset
 from ..data.build import build_data_loader, build_dataset
 from ..errors import UserError
 from ..utils.visualize import header_row, hstack, vstack, write_rgb

@@ -5,33 +5,13 @@ import cv2
 import numpy as np
 import torch
 
-from ..config import cfg_from_yaml_string, load_cfg
+from ..checkpoint import load_model
 from ..data import color
 from ..errors import UserError
-from ..modeling import build_model
-from ..modeling.build import load_pretrained, official_state_bins
 from ..utils.allocator import keep_freed_memory
 from ..utils.env import resolve_amp_dtype, resolve_device, resolve_memory_format
-from .checkpoint import load_checkpoint, load_model_weights
 
 logger = logging.getLogger(__name__)
-
-
-def _stored_cfg(ckpt, path):
-    try:
-        return cfg_from_yaml_string(ckpt["cfg"])
-    except Exception as e:
-        raise UserError(f"{path}: the config stored in the checkpoint does not load ({e})") from None
-
-
-def _check_same_model(stored, given, path, config_file):
-    for key in ("MODEL.ARCH", "MODEL.HEAD", "INPUT.COLOR_SPACE"):
-        a, b = stored, given
-        for part in key.split("."):
-            a, b = a[part], b[part]
-        if a != b:
-            raise UserError(f"{path} holds a model with {key} {a!r}, but {config_file} says {b!r}; "
-                            f"drop --config or give the config it was trained with")
 
 
 class Colorizer:
@@ -48,35 +28,9 @@ class Colorizer:
 
     @classmethod
     def from_checkpoint(cls, path, config_file=None, device="auto"):
-        """`path` is one of: a checkpoint of this framework (its stored config rebuilds the model; --config
-        only double-checks), "imagenet" (the official weights for the --config's network), or an
-        official-layout state dict as published (needs --config)."""
-        if path == "imagenet":
-            if not config_file:
-                raise UserError("--model_to_load imagenet needs --config naming the network "
-                                "(e.g. configs/larger_net_pretrained.yaml)")
-            cfg = load_cfg(config_file, ["MODEL.PRETRAINED", "imagenet"])
-            return cls._on_device(build_model(cfg), cfg, device)
-        ckpt = load_checkpoint(path)
-        if not isinstance(ckpt, dict) or not ckpt:
-            raise UserError(f"{path} is not a checkpoint (no state dict inside)")
-        if "cfg" in ckpt and "model" in ckpt:
-            cfg = _stored_cfg(ckpt, path)
-            if config_file:
-                _check_same_model(cfg, load_cfg(config_file), path, config_file)
-            state = ckpt["model"]
-        elif config_file:
-            cfg, state = load_cfg(config_file), ckpt.get("model", ckpt)
-        else:
-            raise UserError(f"{path} carries no config; give the matching one with --config")
-        if not all(k.startswith(("net.", "head.")) for k in state):
-            # An official-layout file: the network's weights alone, as released.
-            # Its classification bins are the file's (eccv16: model_out), not the ones the config would compute.
-            model = build_model(cfg, bins=official_state_bins(cfg, state), load_weights=False)
-            load_pretrained(model, state)
-        else:
-            model = build_model(cfg, bins=state.get("head.bins"), load_weights=False)
-            load_model_weights(model, state, path, strict=True)
+        """`path` is what the user named: a checkpoint of this framework, "imagenet", a URL or an official-layout
+        file (see colorization.checkpoint.load_model)."""
+        cfg, model = load_model(path, config_file)
         return cls._on_device(model, cfg, device)
 
     @classmethod

@@ -21,32 +21,14 @@ from ..utils.logger import setup_logger
 from ..utils.events import EventWriter
 from ..utils.plots import plot_training_curves
 from ..utils.visualize import hstack, save_triplets
-from .checkpoint import atomic_write, last_checkpoint, load_checkpoint, load_model_weights, save_checkpoint
+from ..checkpoint import (CHECKPOINT_FORMAT, build_model_with_weights, check_checkpoint, color_constants,
+                          last_checkpoint, load_checkpoint, load_model_weights, save_checkpoint)
+from ..utils.io import atomic_write, ensure_writable
 from .color_prior import prepare_color_prior
 from .evaluator import evaluate
 
-CHECKPOINT_FORMAT = 1
-
-
 class NonFiniteLossError(RuntimeError):
     pass
-
-
-def color_constants(cfg):
-    """What a checkpoint needs to turn network units back into colors."""
-    return {"color_space": cfg.INPUT.COLOR_SPACE, "l_center": color.L_CENTER, "l_scale": color.L_SCALE,
-            "ab_scale": color.AB_SCALE}
-
-
-def ensure_writable(folder, what):
-    try:
-        os.makedirs(folder, exist_ok=True)
-        probe = os.path.join(folder, ".write_test")
-        with open(probe, "w") as f:
-            f.write("ok")
-        os.remove(probe)
-    except OSError as e:
-        raise UserError(f"{what} {folder!r} cannot be written ({e.strerror or e}); choose another folder") from None
 
 
 class Trainer:
@@ -80,8 +62,12 @@ class Trainer:
         if resume and resume_path is None:
             self.logger.warning("--resume: no checkpoint in %s; starting from scratch", self.output_dir)
         # A resumed model gets all its weights (the head's bins and class weights too) from the checkpoint.
-        self.model = build_model(cfg, load_weights=resume_path is None)
-        if resume_path is None:
+        resume_ckpt = load_checkpoint(resume_path) if resume_path else None
+        if resume_ckpt is not None:
+            check_checkpoint(resume_ckpt, resume_path)
+            self.model = build_model(cfg, bins=resume_ckpt["model"].get("head.bins"))
+        else:
+            self.model = build_model_with_weights(cfg)
             prepare_color_prior(self.model, cfg, self.train_set)
         self.model.to(self.device, memory_format=self.memory_format)
         # Only fp16 needs loss scaling; bf16 has float32's range.
@@ -96,17 +82,9 @@ class Trainer:
         self._stop_signal = None
 
         if resume_path:
-            self._resume(resume_path)
+            self._resume(resume_ckpt, resume_path)
         else:
             self._start_fresh_metrics_log()
-            if cfg.MODEL.WEIGHT:
-                ckpt = load_checkpoint(cfg.MODEL.WEIGHT)
-                state = ckpt.get("model", ckpt) if isinstance(ckpt, dict) else None
-                if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
-                    raise UserError(f"MODEL.WEIGHT {cfg.MODEL.WEIGHT} holds no model weights (expected a "
-                                    f"checkpoint of this framework or a state dict)")
-                load_model_weights(self.model, state, cfg.MODEL.WEIGHT)
-                self.logger.info("initialised the model from %s (MODEL.WEIGHT)", cfg.MODEL.WEIGHT)
         if self.dist.is_main:
             atomic_write(os.path.join(self.output_dir, "config.yaml"), lambda f: f.write(cfg.dump()), mode="w")
         self.ddp_model = self.model
@@ -131,14 +109,13 @@ class Trainer:
             "epoch_loss": list(self.epoch_loss),
             "skipped_steps": self.skipped_steps,
             "cfg": self.cfg.dump(),
-            "color": color_constants(self.cfg),
+            "color": color_constants(self.cfg.INPUT.COLOR_SPACE),
             "rng": {"torch": torch.get_rng_state(),
                     "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else []},
             "metrics": self.last_metrics,
         }
 
-    def _resume(self, path):
-        ckpt = load_checkpoint(path)
+    def _resume(self, ckpt, path):
         load_model_weights(self.model, ckpt["model"], path, strict=True)
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])

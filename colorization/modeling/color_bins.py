@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 import torch
 
-from colorization.errors import UserError
+from ..data.color import AB_SCALE
+from ..errors import UserError
 
-AB_RANGE = 110.0
 # Pixels per chunk when comparing pixels with all bins: bounds the (chunk x Q) distance matrix (~10 MB).
 _PIXELS_PER_CHUNK = 8192
 
@@ -29,7 +29,7 @@ def _gamut_bins_cached(grid: float, samples_per_channel: int) -> np.ndarray:
     rgb_cube = np.stack((r, g, b), axis=-1).reshape(-1, 1, 3)
     lab = cv2.cvtColor(rgb_cube, cv2.COLOR_RGB2Lab).reshape(-1, 3)
     cells = np.unique(np.round(lab[:, 1:] / grid).astype(np.int64), axis=0)
-    limit = int(round(AB_RANGE / grid))
+    limit = int(round(AB_SCALE / grid))
     cells = cells[(np.abs(cells) <= limit).all(axis=1)]
     return cells.astype(np.float32) * grid  # np.unique sorts rows: a major, b minor
 

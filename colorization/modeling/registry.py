@@ -1,21 +1,67 @@
-"""The model registry: network name -> builder taking (cfg, out_channels, out_stride)."""
+"""The model registry: network name -> ModelEntry (builder, the color spaces it predicts, its published weights).
+
+What a published weights file is (URL, SHA-256, state-dict layout) is data on the entry, next to the network;
+reading it is the checkpoint package's job. An unknown name fails with the list of known names.
+"""
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Optional, Tuple
+
+from ..errors import UserError
 
 MODEL_REGISTRY = {}
-# Zhang et al.'s networks: LAB only, input normalised as (L - 50) / 100.
-ZHANG_ARCHS = ("eccv16", "siggraph17")
 
 
-def register_model(name):
+@dataclass(frozen=True)
+class PublishedWeights:
+    """A weights file published for a network: where it is, its SHA-256, and its state-dict layout
+    ("official": the network's own module names, without this framework's "net." / "head." prefixes)."""
+    url: str
+    sha256: str
+    layout: str = "official"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """builder(cfg, out_channels, classification) -> nn.Module. color_spaces: the INPUT.COLOR_SPACE values it can
+    predict. weights: name ("imagenet") -> PublishedWeights. bins_from_official(state_dict): the ab bins a
+    classification head must take from an official-layout file (None when the file does not fix them)."""
+    name: str
+    builder: Callable
+    color_spaces: Tuple[str, ...] = ("LAB", "RGB")
+    weights: Dict[str, PublishedWeights] = field(default_factory=dict)
+    bins_from_official: Optional[Callable] = None
+
+
+def register_model(name, color_spaces=("LAB", "RGB"), weights=None, bins_from_official=None):
+    """Decorator registering a network builder under `name`, with its rules and published weights."""
     def wrap(builder):
         if name in MODEL_REGISTRY:
             raise ValueError(f"model {name!r} is registered twice")
-        MODEL_REGISTRY[name] = builder
+        MODEL_REGISTRY[name] = ModelEntry(name, builder, tuple(color_spaces), dict(weights or {}),
+                                          bins_from_official)
         return builder
     return wrap
 
 
-def get_model_builder(name):
-    from ..errors import UserError
+def get_model_entry(name):
     if name not in MODEL_REGISTRY:
-        raise UserError(f"unknown model {name!r} (MODEL.ARCH); known models: {', '.join(sorted(MODEL_REGISTRY))}")
+        raise UserError(f"config key MODEL.ARCH is {name!r}; known models: {', '.join(sorted(MODEL_REGISTRY))}")
     return MODEL_REGISTRY[name]
+
+
+def get_model_builder(name):
+    return get_model_entry(name).builder
+
+
+def check_model_config(cfg):
+    """The per-architecture rules, checked when a config loads (registered with the config package)."""
+    entry = get_model_entry(cfg.MODEL.ARCH)
+    if cfg.INPUT.COLOR_SPACE not in entry.color_spaces:
+        raise UserError(f"MODEL.ARCH {entry.name!r} predicts ab and needs INPUT.COLOR_SPACE "
+                        f"{' or '.join(repr(c) for c in entry.color_spaces)}, not {cfg.INPUT.COLOR_SPACE!r}")
+    pretrained = cfg.MODEL.PRETRAINED.strip().lower()
+    if pretrained and "://" not in pretrained and not pretrained.endswith((".pth", ".pt")) \
+            and pretrained not in entry.weights:
+        published = [n for n, e in MODEL_REGISTRY.items() if pretrained in e.weights]
+        raise UserError(f"MODEL.PRETRAINED {cfg.MODEL.PRETRAINED!r} exists for {', '.join(published) or 'no model'}, "
+                        f"not for MODEL.ARCH {entry.name!r}")

@@ -10,9 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .registry import register_model
-
-AB_NORM = 110.0
+from ..data.color import AB_SCALE
+from .registry import PublishedWeights, register_model
 # siggraph17 classifies ab on a 23 x 23 grid of step 10 over [-110, 110] (529 classes).
 SIGGRAPH17_GRID_STEP = 10.0
 SIGGRAPH17_GRID_SIDE = 23
@@ -97,7 +96,7 @@ class ECCV16Net(nn.Module):
 
     def official_bins(self) -> torch.Tensor:
         """(Q, 2) ab bin centres in ab units, read from ``model_out`` (exact for the official weights)."""
-        return self.model_out.weight.detach().view(2, self.num_bins).t() * AB_NORM
+        return self.model_out.weight.detach().view(2, self.num_bins).t() * AB_SCALE
 
 
 class SIGGRAPH17Net(nn.Module):
@@ -176,19 +175,38 @@ class SIGGRAPH17Net(nn.Module):
 
 def siggraph17_grid_bins() -> torch.Tensor:
     """The 23 x 23 ab grid (-110..110 step 10) in the official class order (a major, b minor)."""
-    axis = torch.arange(SIGGRAPH17_GRID_SIDE, dtype=torch.float32) * SIGGRAPH17_GRID_STEP - AB_NORM
+    axis = torch.arange(SIGGRAPH17_GRID_SIDE, dtype=torch.float32) * SIGGRAPH17_GRID_STEP - AB_SCALE
     a, b = torch.meshgrid(axis, axis, indexing="ij")
     return torch.stack((a.reshape(-1), b.reshape(-1)), dim=1)
 
 
-@register_model("eccv16")
+# Zhang et al.'s released files (DESIGN.md), in the official layout of the networks above.
+ECCV16_WEIGHTS = {"imagenet": PublishedWeights(
+    "https://colorizers.s3.us-east-2.amazonaws.com/colorization_release_v2-9b330a0b.pth",
+    "9b330a0bae53f4ded77b1e23defbf78beaa09c10ebc4c4999e8e4f4a160b93f9")}
+SIGGRAPH17_WEIGHTS = {"imagenet": PublishedWeights(
+    "https://colorizers.s3.us-east-2.amazonaws.com/siggraph17-df00044c.pth",
+    "df00044c0a4d7c3edcecf6f75437ce346a66e7a42612d9b968e1a7e17dbc6f66")}
+
+
+def eccv16_bins_from_official(state_dict):
+    """The ab bins an official-layout eccv16 file classifies over: its model_out weights times 110 (313 for the
+    released file). A classification head built for such a file takes them, whatever the config's own would be."""
+    weight = state_dict.get("model_out.weight", state_dict.get("module.model_out.weight"))
+    if weight is None or weight.dim() != 4 or weight.shape[0] != 2:
+        return None  # the strict load names what does not fit
+    return weight.detach().float().reshape(2, -1).t() * AB_SCALE
+
+
+@register_model("eccv16", color_spaces=("LAB",), weights=ECCV16_WEIGHTS,
+                bins_from_official=eccv16_bins_from_official)
 def build_eccv16(cfg, out_channels, classification):
     # Regression uses the official read-out (softmax -> model_out -> x4), so the official weights predict
     # ab as they are; the classification head reads the logits instead, over `out_channels` bins.
     return ECCV16Net(num_bins=out_channels if classification else 313)
 
 
-@register_model("siggraph17")
+@register_model("siggraph17", color_spaces=("LAB",), weights=SIGGRAPH17_WEIGHTS)
 def build_siggraph17(cfg, out_channels, classification):
     if classification and out_channels != SIGGRAPH17_GRID_SIDE ** 2:
         raise ValueError(f"siggraph17 classifies over its {SIGGRAPH17_GRID_SIDE ** 2}-cell ab grid, "

@@ -3,7 +3,7 @@ import json
 import logging
 import os
 
-from ..engine.checkpoint import atomic_write
+from .io import atomic_write
 
 logger = logging.getLogger(__name__)
 

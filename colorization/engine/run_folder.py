@@ -1,7 +1,7 @@
 """Where a run writes: the default OUTPUT_DIR derived from the training data and the config file name."""
 import os
 
-from .paths_catalog import dataset_short_name
+from ..data.paths_catalog import dataset_short_name
 
 
 def default_output_dir(cfg, config_file):

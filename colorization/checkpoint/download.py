@@ -1,7 +1,5 @@
-"""Official Zhang et al. weights: hash-checked download into the torch hub cache, safe loading, strict fitting.
-
-A weights spec is "imagenet" (the official file for the architecture), an http(s) URL, or a local path.
-"""
+"""Downloading published weights: into the torch hub cache, SHA-256 checked, renamed into place only when whole;
+under torchrun rank 0 downloads first."""
 from __future__ import annotations
 
 import hashlib
@@ -17,19 +15,7 @@ import urllib.request
 import torch
 import torch.distributed as dist
 
-from ..engine.checkpoint import load_checkpoint, load_model_weights
 from ..errors import UserError
-
-PRETRAINED_WEIGHTS = {
-    "eccv16": {
-        "url": "https://colorizers.s3.us-east-2.amazonaws.com/colorization_release_v2-9b330a0b.pth",
-        "sha256": "9b330a0bae53f4ded77b1e23defbf78beaa09c10ebc4c4999e8e4f4a160b93f9",
-    },
-    "siggraph17": {
-        "url": "https://colorizers.s3.us-east-2.amazonaws.com/siggraph17-df00044c.pth",
-        "sha256": "df00044c0a4d7c3edcecf6f75437ce346a66e7a42612d9b968e1a7e17dbc6f66",
-    },
-}
 
 # torch hub convention: "name-<first hex digits of the SHA-256>.ext". At least 8 digits, so that names
 # like "resnet-18.pth" are not mistaken for a hash.
@@ -41,34 +27,6 @@ _DOWNLOAD_TIMEOUT_S = 60
 def weights_cache_dir() -> str:
     """Where downloaded weights are kept: <torch hub dir>/checkpoints (follows TORCH_HOME)."""
     return os.path.join(torch.hub.get_dir(), "checkpoints")
-
-
-def resolve_weights(spec, arch: str, *, sha256: str | None = None, progress: bool = True) -> dict:
-    """State dict for ``spec``: "imagenet" (official weights of ``arch``), an http(s) URL, or a local file.
-
-    Downloads are cached and SHA-256 checked (the official entries fully, a URL by ``sha256`` and/or the
-    hash prefix in its file name). Files are read with ``torch.load(weights_only=True)``; a checkpoint dict
-    with a "model" entry gives that entry.
-    """
-    spec = os.fspath(spec).strip() if spec is not None else ""
-    if not spec:
-        raise UserError("empty weights spec: give 'imagenet', an http(s) URL or a path to a .pth file")
-    if spec.lower() == "imagenet":
-        entry = PRETRAINED_WEIGHTS.get(arch)
-        if entry is None:
-            raise UserError(f"no official ImageNet weights for arch {arch!r}; "
-                               f"they exist for {sorted(PRETRAINED_WEIGHTS)}")
-        url, sha256 = entry["url"], entry["sha256"]
-    elif urllib.parse.urlparse(spec).scheme in ("http", "https"):
-        url = spec
-    else:
-        path = os.path.expanduser(spec)
-        if not os.path.isfile(path):
-            raise UserError(f"weights file {path!r} not found (spec {spec!r} is neither 'imagenet', "
-                               f"an http(s) URL nor an existing file)")
-        return load_state_dict_file(path)
-    path = _on_rank0_first(lambda: _cached_download(url, sha256, progress))
-    return load_state_dict_file(path)
 
 
 def _on_rank0_first(fetch):
@@ -173,33 +131,7 @@ def _download(url: str, dest: str, full: str | None, prefix: str | None, progres
             os.remove(tmp_path)
 
 
-def load_state_dict_file(path: str) -> dict:
-    """Tensors of a .pth file (a raw state dict or a checkpoint's "model"), read with weights_only=True."""
-    return _state_dict_of(load_checkpoint(path), path)
-
-
-def _state_dict_of(obj, path: str) -> dict:
-    if isinstance(obj, dict) and isinstance(obj.get("model"), dict):
-        obj = obj["model"]
-    if not isinstance(obj, dict) or not obj:
-        raise UserError(f"{path!r} is not a state dict (got {type(obj).__name__}); expected a dict of "
-                        f"tensors or a checkpoint with a 'model' entry")
-    not_tensors = [k for k, v in obj.items() if not isinstance(v, torch.Tensor)]
-    if not_tensors:
-        raise UserError(f"{path!r} does not look like a state dict: entries {not_tensors[:5]} are not "
-                        f"tensors (a checkpoint should keep its weights under 'model')")
-    return obj
-
-
-def load_official_state_dict(net: torch.nn.Module, state_dict: dict, source="official weights") -> None:
-    """Strictly load an official-layout state dict into ``net``, naming missing, unexpected or misshaped keys."""
-    if state_dict and all(k.startswith("module.") for k in state_dict):
-        # Saved from a DistributedDataParallel wrapper.
-        state_dict = {k[len("module."):]: v for k, v in state_dict.items()}
-    # Files saved before BatchNorm counted batches lack num_batches_tracked; it only matters for
-    # momentum=None, so absent counters start at 0.
-    filled = dict(state_dict)
-    for key, value in net.state_dict().items():
-        if key.endswith("num_batches_tracked") and key not in filled:
-            filled[key] = torch.zeros_like(value)
-    load_model_weights(net, filled, source, strict=True)
+def fetch_weights(url: str, sha256: str | None = None, progress: bool = True) -> str:
+    """Local path of the file at ``url``: from the cache when it is there and passes its SHA-256 check (the full
+    ``sha256`` and/or the hash prefix in the file name), downloaded otherwise; rank 0 first under torchrun."""
+    return _on_rank0_first(lambda: _cached_download(url, sha256, progress))

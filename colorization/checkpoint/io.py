@@ -1,57 +1,44 @@
-"""Checkpoints: atomic writes, a movable last-checkpoint pointer, safe loading (weights_only) with clear errors."""
+"""Checkpoint files of this framework: atomic saves, a movable last-checkpoint pointer, safe loading
+(weights_only) with clear errors, and the format and color constants every checkpoint records and is checked by."""
 import logging
 import os
 import pickle
-import tempfile
 import warnings
 
 import torch
 
+from ..data import color
 from ..errors import UserError
+from ..utils.io import atomic_write, remove_stale_temp_files
 
 logger = logging.getLogger(__name__)
 
 POINTER_NAME = "last_checkpoint"
+# Version of the checkpoint layout ("model", "cfg", "color", training state). Raise it when a change means that an
+# older reader would decode a new file wrongly; a file with a newer format is refused.
+CHECKPOINT_FORMAT = 1
 
 
-def atomic_write(path, write_fn, mode="wb"):
-    """write_fn(file) into a temporary file beside `path`, fsync, then rename: never a half-written file."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as f:
-            write_fn(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private (0600); give it a normal file's mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    dir_fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)  # make the rename itself durable
-    finally:
-        os.close(dir_fd)
+def color_constants(color_space):
+    """The constants that turn network units back into colors; recorded in every checkpoint."""
+    return {"color_space": color_space, "l_center": color.L_CENTER, "l_scale": color.L_SCALE,
+            "ab_scale": color.AB_SCALE}
 
 
-def _umask():
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def remove_stale_temp_files(folder, filename):
-    """Temporary files of `filename` left by a write that was killed (SIGKILL, power loss) before its rename."""
-    prefix = "." + filename + "."
-    for name in os.listdir(folder):
-        if name.startswith(prefix) and name.endswith(".tmp"):
-            try:
-                os.remove(os.path.join(folder, name))
-                logger.info("removed %s, left by an interrupted write", name)
-            except OSError:
-                pass
+def check_checkpoint(ckpt, path):
+    """Refuse a checkpoint whose format or color constants this code cannot decode correctly."""
+    fmt = ckpt.get("format")
+    if not isinstance(fmt, int) or not 1 <= fmt <= CHECKPOINT_FORMAT:
+        raise UserError(f"{path} has checkpoint format {fmt!r}; this version reads formats 1 to "
+                        f"{CHECKPOINT_FORMAT} (a newer framework wrote it: update colorization)")
+    stored = ckpt.get("color")
+    if not isinstance(stored, dict):
+        raise UserError(f"{path} records no color constants ('color'); it was not written by this framework")
+    own = color_constants(stored.get("color_space"))
+    wrong = [f"{k} {stored.get(k)!r} (this code: {v!r})" for k, v in own.items() if stored.get(k) != v]
+    if wrong:
+        raise UserError(f"{path} was trained with other color constants than this code uses: {', '.join(wrong)}; "
+                        f"its predictions would come out in the wrong colors")
 
 
 def save_checkpoint(folder, filename, state):
@@ -113,25 +100,3 @@ def load_checkpoint(path):
     except Exception as e:  # RuntimeError, EOFError, BadZipFile, OSError, KeyError...: whatever a broken file raises
         reason = str(e).strip().split(". ")[0][:160] or type(e).__name__
         raise UserError(f"{path} is not a readable checkpoint (corrupt or truncated: {reason})") from None
-
-
-def load_model_weights(model, state_dict, source, strict=False):
-    """Load what fits; log missing, unexpected and wrongly shaped keys (or fail naming them when strict)."""
-    own = model.state_dict()
-    shaped = {k: v for k, v in state_dict.items() if k in own and own[k].shape == v.shape}
-    wrong_shape = [f"{k}: file {tuple(state_dict[k].shape)} vs model {tuple(own[k].shape)}"
-                   for k in state_dict if k in own and own[k].shape != state_dict[k].shape]
-    missing = [k for k in own if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in own]
-    if strict and (wrong_shape or missing or unexpected):
-        problems = []
-        for label, keys in (("wrongly shaped", wrong_shape), ("missing", missing), ("unexpected", unexpected)):
-            if keys:
-                shown = ", ".join(keys[:5]) + (", ..." if len(keys) > 5 else "")
-                problems.append(f"{len(keys)} {label} keys: {shown}")
-        raise UserError(f"{source} does not fit this model: " + "; ".join(problems))
-    model.load_state_dict(shaped, strict=False)
-    for label, keys in (("wrongly shaped", wrong_shape), ("missing", missing), ("unexpected", unexpected)):
-        if keys:
-            logger.warning("%s: %d %s keys: %s", source, len(keys), label, ", ".join(keys[:10]))
-    return {"missing": missing, "unexpected": unexpected, "wrong_shape": wrong_shape}

@@ -50,7 +50,7 @@ def resolve_dataset(name):
         raise UserError(f"data set {name!r} is a file but not a .zip; give a folder of images or a .zip archive")
     raise UserError(f"unknown data set {name!r}: not a catalog name and no such folder or .zip. "
                     f"Known names: {', '.join(sorted(DATASETS))}. Add one to DATASETS in "
-                    f"colorization/config/paths_catalog.py, or give a path (optionally PATH@train / PATH@val).")
+                    f"colorization/data/paths_catalog.py, or give a path (optionally PATH@train / PATH@val).")
 
 
 def dataset_short_name(name):
