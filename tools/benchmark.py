@@ -19,7 +19,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from colorization.config import load_cfg  # noqa: E402
-from colorization.engine.benchmark import FIGURES, parse_which, run_benchmarks  # noqa: E402
+from colorization.benchmark import FIGURES, parse_which, run_benchmarks  # noqa: E402
 from colorization.errors import UserError  # noqa: E402
 from colorization.utils.logger import setup_logger  # noqa: E402
 

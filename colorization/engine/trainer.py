@@ -1,6 +1,6 @@
-"""The training loop: epochs, validation with baseline, triplets, metrics.jsonl, checkpoints and resume."""
+"""The training loop: a trainer built in steps, epochs of a shared TrainStep, end-of-epoch hooks, checkpoints and
+bit-identical resume."""
 import json
-import math
 import os
 import signal
 import time
@@ -9,31 +9,53 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from ..data import color
+from ..checkpoint import (CHECKPOINT_FORMAT, build_model_with_weights, check_checkpoint, color_constants,
+                          last_checkpoint, load_checkpoint, load_model_weights, save_checkpoint)
 from ..data.build import build_data_loader, build_dataset
-from ..errors import UserError
 from ..modeling import build_model
 from ..solver.build import build_lr_scheduler, build_optimizer
 from ..utils.allocator import keep_freed_memory
 from ..utils.distributed import barrier, convert_sync_batchnorm, init_distributed
 from ..utils.env import resolve_amp_dtype, resolve_device, resolve_memory_format, seed_everything
-from ..utils.logger import setup_logger
 from ..utils.events import EventWriter
-from ..utils.plots import plot_training_curves
-from ..utils.visualize import hstack, save_triplets
-from ..checkpoint import (CHECKPOINT_FORMAT, build_model_with_weights, check_checkpoint, color_constants,
-                          last_checkpoint, load_checkpoint, load_model_weights, save_checkpoint)
 from ..utils.io import atomic_write, ensure_writable
+from ..utils.logger import setup_logger
 from .color_prior import prepare_color_prior
-from .evaluator import evaluate
+from .hooks import EpochRecord, default_hooks
+from .train_step import TrainStep, Update, forward_model
+
 
 class NonFiniteLossError(RuntimeError):
     pass
 
 
 class Trainer:
-    def __init__(self, cfg, resume=False):
+    """Trainer(cfg, resume, hooks).train(). hooks: the end-of-epoch work (default_hooks(); the benchmark passes
+    its own timers instead)."""
+
+    def __init__(self, cfg, resume=False, hooks=None):
         self.cfg = cfg
+        self._setup_environment()
+        self._build_data()
+        resume_path = self._find_resume_checkpoint(resume)
+        resume_ckpt = load_checkpoint(resume_path) if resume_path else None
+        self._build_model(resume_ckpt, resume_path)
+        self._build_optimization()
+        self._init_progress()
+        if resume_ckpt is not None:
+            self._resume(resume_ckpt, resume_path)
+        else:
+            self._start_fresh_metrics_log()
+        if self.dist.is_main:
+            atomic_write(os.path.join(self.output_dir, "config.yaml"), lambda f: f.write(cfg.dump()), mode="w")
+        self._wrap_model()
+        self.step = TrainStep(self.build_updates(), self.device, self.amp_dtype, self.memory_format,
+                              self._all_ranks_sum)
+        self.hooks = default_hooks() if hooks is None else list(hooks)
+
+    # ------------------------------------------------------------------ build steps
+    def _setup_environment(self):
+        cfg = self.cfg
         keep_freed_memory()
         self.device = resolve_device(cfg.MODEL.DEVICE)
         self.dist = init_distributed(self.device.type)
@@ -41,6 +63,7 @@ class Trainer:
             self.device = torch.device("cuda", self.dist.local_rank)
         self.output_dir = cfg.OUTPUT_DIR
         self.run_name = os.path.basename(os.path.normpath(self.output_dir))
+        self.metrics_path = os.path.join(self.output_dir, "metrics.jsonl")
         if self.dist.is_main:
             ensure_writable(self.output_dir, "output folder (OUTPUT_DIR)")
             ensure_writable(cfg.PREDICTIONS_DIR, "predictions folder (PREDICTIONS_DIR)")
@@ -48,32 +71,40 @@ class Trainer:
         self.events = EventWriter(self.output_dir, enabled=self.dist.is_main)
         seed_everything(cfg.SOLVER.SEED + self.dist.rank)
 
+    def _build_data(self):
+        cfg, rank, world = self.cfg, self.dist.rank, self.dist.world_size
         self.train_set = build_dataset(cfg, cfg.DATASETS.TRAIN, train=True)
         self.val_set = build_dataset(cfg, cfg.DATASETS.TEST, train=False)
-        self.train_loader = build_data_loader(cfg, self.train_set, True, self.dist.rank, self.dist.world_size,
-                                              self.device.type)
-        self.val_loader = build_data_loader(cfg, self.val_set, False, self.dist.rank, self.dist.world_size,
-                                            self.device.type)
+        self.train_loader = build_data_loader(cfg, self.train_set, True, rank, world, self.device.type)
+        self.val_loader = build_data_loader(cfg, self.val_set, False, rank, world, self.device.type)
         self.iters_per_epoch = len(self.train_loader.sampler) // self.train_loader.batch_size
 
+    def _find_resume_checkpoint(self, resume):
+        path = last_checkpoint(self.output_dir) if resume else None
+        if resume and path is None:
+            self.logger.warning("--resume: no checkpoint in %s; starting from scratch", self.output_dir)
+        return path
+
+    def _build_model(self, resume_ckpt, resume_path):
+        cfg = self.cfg
         self.amp_dtype = resolve_amp_dtype(cfg.SOLVER.AMP, self.device)
         self.memory_format = resolve_memory_format(cfg.MODEL.MEMORY_FORMAT, self.device)
-        resume_path = last_checkpoint(self.output_dir) if resume else None
-        if resume and resume_path is None:
-            self.logger.warning("--resume: no checkpoint in %s; starting from scratch", self.output_dir)
-        # A resumed model gets all its weights (the head's bins and class weights too) from the checkpoint.
-        resume_ckpt = load_checkpoint(resume_path) if resume_path else None
         if resume_ckpt is not None:
+            # A resumed model gets all its weights (the head's bins and class weights too) from the checkpoint.
             check_checkpoint(resume_ckpt, resume_path)
             self.model = build_model(cfg, bins=resume_ckpt["model"].get("head.bins"))
         else:
             self.model = build_model_with_weights(cfg)
             prepare_color_prior(self.model, cfg, self.train_set)
         self.model.to(self.device, memory_format=self.memory_format)
+
+    def _build_optimization(self):
         # Only fp16 needs loss scaling; bf16 has float32's range.
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
-        self.optimizer = build_optimizer(cfg, self.model)
-        self.scheduler = build_lr_scheduler(cfg, self.optimizer, self.iters_per_epoch)
+        self.optimizer = build_optimizer(self.cfg, self.model)
+        self.scheduler = build_lr_scheduler(self.cfg, self.optimizer, self.iters_per_epoch)
+
+    def _init_progress(self):
         self.epoch = 0  # epochs completed
         self.iter_in_epoch = 0  # batches of the current epoch completed (non-zero only after an interruption)
         self.epoch_loss = [0.0, 0]  # loss sum and images of the current epoch so far
@@ -81,20 +112,22 @@ class Trainer:
         self.skipped_steps = 0  # non-finite losses skipped (SOLVER.SKIP_NONFINITE), over the whole run
         self._stop_signal = None
 
-        if resume_path:
-            self._resume(resume_ckpt, resume_path)
-        else:
-            self._start_fresh_metrics_log()
-        if self.dist.is_main:
-            atomic_write(os.path.join(self.output_dir, "config.yaml"), lambda f: f.write(cfg.dump()), mode="w")
+    def _wrap_model(self):
         self.ddp_model = self.model
         if self.dist.enabled:
-            if cfg.MODEL.SYNC_BN:
+            if self.cfg.MODEL.SYNC_BN:
                 self.model = convert_sync_batchnorm(self.model, self.device.type)
             self.ddp_model = DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
-        if cfg.MODEL.COMPILE:
+        if self.cfg.MODEL.COMPILE:
             self.ddp_model = torch.compile(self.ddp_model)
+
+    def build_updates(self):
+        """The optimizers of a step and the loss terms each minimises (one network and its head's loss here)."""
+        def losses(step, inputs, targets):
+            return {"loss": self.model.loss(forward_model(step, self.ddp_model, inputs), targets)}
+
+        return [Update("model", self.optimizer, self.scheduler, self.scaler, losses)]
 
     # ------------------------------------------------------------------ state
     def state_dict(self):
@@ -134,19 +167,17 @@ class Trainer:
 
     def _start_fresh_metrics_log(self):
         # A fresh run in an old folder: its epochs must not mix with the old run's.
-        path = os.path.join(self.output_dir, "metrics.jsonl")
-        if self.dist.is_main and os.path.exists(path):
+        if self.dist.is_main and os.path.exists(self.metrics_path):
             self.logger.warning("starting afresh in %s (no --resume): its old metrics.jsonl is replaced",
                                 self.output_dir)
-            os.remove(path)
+            os.remove(self.metrics_path)
 
     def _truncate_metrics_log(self):
         # Records written after the checkpoint belong to work that is about to be redone.
-        path = os.path.join(self.output_dir, "metrics.jsonl")
-        if not self.dist.is_main or not os.path.isfile(path):
+        if not self.dist.is_main or not os.path.isfile(self.metrics_path):
             return
         kept = []
-        with open(path, encoding="utf-8") as f:
+        with open(self.metrics_path, encoding="utf-8") as f:
             for line in f:
                 try:
                     record = json.loads(line)
@@ -154,7 +185,7 @@ class Trainer:
                     continue  # a torn record (killed mid-write); its epoch is redone anyway
                 if isinstance(record, dict) and record.get("epoch", 0) <= self.epoch:
                     kept.append(line if line.endswith("\n") else line + "\n")
-        atomic_write(path, lambda f: f.writelines(kept), mode="w")
+        atomic_write(self.metrics_path, lambda f: f.writelines(kept), mode="w")
 
     def save(self, filename):
         epoch_loss = self._reduced_epoch_loss()  # a collective: every process calls save
@@ -164,19 +195,22 @@ class Trainer:
         barrier()
 
     # ------------------------------------------------------------------ loop
+    @property
+    def is_last_epoch(self):
+        return self.epoch == self.cfg.SOLVER.MAX_EPOCHS
+
     def _on_signal(self, signum, frame):
         self._stop_signal = signum
 
     def train(self):
         cfg = self.cfg
-        max_epochs = cfg.SOLVER.MAX_EPOCHS
         self.logger.info("training %s (%s, %s head) on %s: %d train / %d val images, %d iterations per epoch, "
                          "output %s", cfg.MODEL.ARCH, cfg.INPUT.COLOR_SPACE, cfg.MODEL.HEAD, self.device,
                          len(self.train_set), len(self.val_set), self.iters_per_epoch, self.output_dir)
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
-            while self.epoch < max_epochs:
-                if not self._train_one_epoch():
+            while self.epoch < cfg.SOLVER.MAX_EPOCHS:
+                if not self.train_epoch():
                     name = signal.Signals(self._stop_signal).name
                     self.save(f"model_interrupted_epoch_{self.epoch + 1:04d}.pth")
                     self.logger.warning("stopped by %s in epoch %d; continue with --resume", name, self.epoch + 1)
@@ -187,56 +221,32 @@ class Trainer:
             for s, handler in previous.items():
                 signal.signal(s, handler)
             self.events.close()
-        self.logger.info("done; final model %s", os.path.join(self.output_dir, "model_final.pth"))
+        final = os.path.join(self.output_dir, "model_final.pth")
+        self.logger.info("done; final model %s", final) if os.path.isfile(final) else self.logger.info("done")
         return self.last_metrics
 
-    def _train_one_epoch(self):
+    def train_epoch(self):
         """Runs (the rest of) one epoch; False when a stop signal arrived (state saved by the caller)."""
-        cfg = self.cfg
         sampler = self.train_loader.sampler
         sampler.set_epoch(self.epoch, skip=self.iter_in_epoch * self.train_loader.batch_size)
         self.model.train()
-        start = time.perf_counter()
-        seen = 0
-        bar = tqdm(self.train_loader, desc=f"epoch {self.epoch + 1}/{cfg.SOLVER.MAX_EPOCHS}",
+        for hook in self.hooks:
+            hook.before_epoch(self)
+        start, seen = time.perf_counter(), 0
+        bar = tqdm(self.train_loader, desc=f"epoch {self.epoch + 1}/{self.cfg.SOLVER.MAX_EPOCHS}",
                    disable=not self.dist.is_main, dynamic_ncols=True, leave=False, mininterval=1.0)
         for batch in bar:
-            inputs = batch["input"].to(self.device, non_blocking=True, memory_format=self.memory_format)
-            targets = batch["target"].to(self.device, non_blocking=True)
-            with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
-                raw = self.ddp_model(inputs)
-            loss = self.model.loss(raw.float(), targets)
-            loss_value = loss.item()
-            self.optimizer.zero_grad(set_to_none=True)
-            # One small all-reduce carries both decisions every rank must share: skip a non-finite step
-            # (else DDP's gradient all-reduce would hang) and stop on a signal that reached any rank.
-            total_loss, stop = self._all_ranks_sum(
-                torch.stack([loss.detach().float(), loss.new_tensor(float(self._stop_signal is not None))]))
-            stop_now = stop > 0
+            # The stop request travels with the loss in the step's one all-reduce: every rank stops together.
+            outcome = self.step(batch, shared=lambda: [float(self._stop_signal is not None)])
+            stop_now = outcome.shared[0] > 0
             if stop_now and self._stop_signal is None:  # the signal reached another rank
                 self._stop_signal = signal.SIGTERM
-            if math.isfinite(total_loss):
-                self.scaler.scale(loss).backward()
-                self.scaler.step(self.optimizer)
-                self.scaler.update()
-                self.epoch_loss[0] += loss_value * len(inputs)
-                self.epoch_loss[1] += len(inputs)
-            elif cfg.SOLVER.SKIP_NONFINITE:
-                self.skipped_steps += 1
-                self.logger.warning("skipped iteration %d of epoch %d: loss is %s (SOLVER.SKIP_NONFINITE)",
-                                    self.iter_in_epoch + 1, self.epoch + 1, loss_value)
-            else:
-                raise NonFiniteLossError(
-                    f"loss is {loss_value} at epoch {self.epoch + 1}, iteration {self.iter_in_epoch + 1} "
-                    f"(global iteration {self.epoch * self.iters_per_epoch + self.iter_in_epoch + 1}); "
-                    f"the last good checkpoint in {self.output_dir} is kept. Lower SOLVER.BASE_LR or set "
-                    f"SOLVER.SKIP_NONFINITE True")
-            self.scheduler.step()
+            self._account(outcome)
             self.iter_in_epoch += 1
-            seen += len(inputs) * self.dist.world_size
-            elapsed = time.perf_counter() - start
-            bar.set_postfix(loss=f"{loss_value:.4f}",
-                            img_s=f"{seen / elapsed:.1f}")
+            seen += outcome.images * self.dist.world_size
+            bar.set_postfix(loss=f"{outcome.losses['loss']:.4f}", img_s=f"{seen / (time.perf_counter() - start):.1f}")
+            for hook in self.hooks:
+                hook.after_step(self, outcome)
             if stop_now:
                 return False
         bar.close()
@@ -244,44 +254,32 @@ class Trainer:
         self.epoch_images = seen
         return True
 
+    def _account(self, outcome):
+        """Adds a finite step to the epoch's loss; a non-finite one is skipped (SOLVER.SKIP_NONFINITE) or ends
+        the run naming the iteration."""
+        loss = outcome.losses["loss"]
+        if outcome.finite:
+            self.epoch_loss[0] += loss * outcome.images
+            self.epoch_loss[1] += outcome.images
+        elif self.cfg.SOLVER.SKIP_NONFINITE:
+            self.skipped_steps += 1
+            self.logger.warning("skipped iteration %d of epoch %d: loss is %s (SOLVER.SKIP_NONFINITE)",
+                                self.iter_in_epoch + 1, self.epoch + 1, loss)
+        else:
+            raise NonFiniteLossError(
+                f"loss is {loss} at epoch {self.epoch + 1}, iteration {self.iter_in_epoch + 1} "
+                f"(global iteration {self.epoch * self.iters_per_epoch + self.iter_in_epoch + 1}); "
+                f"the last good checkpoint in {self.output_dir} is kept. Lower SOLVER.BASE_LR or set "
+                f"SOLVER.SKIP_NONFINITE True")
+
     def _end_of_epoch(self):
-        cfg = self.cfg
-        record = {"epoch": self.epoch, "iteration": self.epoch * self.iters_per_epoch,
-                  "lr": self.optimizer.param_groups[0]["lr"],
-                  "train_loss": self._reduced_mean_loss(),
-                  "images_per_s": self.epoch_images / max(self.epoch_seconds, 1e-9),
-                  "skipped_steps": self.skipped_steps}
+        epoch = EpochRecord({"epoch": self.epoch, "iteration": self.epoch * self.iters_per_epoch,
+                             "lr": self.optimizer.param_groups[0]["lr"], "train_loss": self._reduced_mean_loss(),
+                             "images_per_s": self.epoch_images / max(self.epoch_seconds, 1e-9),
+                             "skipped_steps": self.skipped_steps})
         self.iter_in_epoch, self.epoch_loss = 0, [0.0, 0]
-        last = self.epoch == cfg.SOLVER.MAX_EPOCHS
-        if self.epoch % cfg.TEST.EVAL_PERIOD == 0 or last:
-            summary, kept = evaluate(self.model, self.val_loader, cfg.INPUT.COLOR_SPACE, self.device,
-                                     keep_images=cfg.TEST.NUM_TRIPLETS if self.dist.is_main else 0,
-                                     amp_dtype=self.amp_dtype)
-            self.last_metrics = summary
-            record.update({f"val_{k}": v for k, v in summary.items()})
-            self.logger.info(
-                "epoch %d validation: PSNR %.2f dB (no color %.2f), L1 %.4f (%.4f), L1 on ab %.2f (%.2f)",
-                self.epoch, summary["psnr"], summary["baseline_psnr"], summary["l1"], summary["baseline_l1"],
-                summary["l1_ab"], summary["baseline_l1_ab"])
-            if self.dist.is_main and kept:
-                folder = os.path.join(cfg.PREDICTIONS_DIR, self.run_name, f"epoch_{self.epoch}")
-                save_triplets(folder, [k["name"] for k in kept], [k["gray"] for k in kept],
-                              [k["target"] for k in kept], [k["prediction"] for k in kept])
-                self.events.images({k["name"]: hstack([k["gray"], k["target"], k["prediction"]]) for k in kept},
-                                   self.epoch)
-        self.logger.info("epoch %d: train loss %.4f, %.1f images/s, lr %.2e", self.epoch, record["train_loss"],
-                         record["images_per_s"], record["lr"])
-        if self.dist.is_main:
-            with open(os.path.join(self.output_dir, "metrics.jsonl"), "a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
-            self.events.scalars(record, self.epoch)
-            if "val_psnr" in record:
-                plot_training_curves(os.path.join(self.output_dir, "metrics.jsonl"),
-                                     os.path.join(self.output_dir, "curves.png"))
-        if last:
-            self.save("model_final.pth")
-        elif self.epoch % cfg.SOLVER.CHECKPOINT_PERIOD == 0:
-            self.save(f"model_epoch_{self.epoch:04d}.pth")
+        for hook in self.hooks:
+            hook.after_epoch(self, epoch)
 
     def _all_ranks_sum(self, values):
         if self.dist.enabled:

@@ -1,0 +1,100 @@
+"""End-of-epoch work as small hooks around the training loop: validation, triplets, the metrics log, TensorBoard,
+curves and checkpoints. A hook sees the trainer and the epoch's record; default_hooks(trainer) is the list a run
+gets, in order (validation first: the others use what it adds to the record)."""
+import json
+import os
+
+from ..utils.plots import plot_training_curves
+from ..utils.visualize import hstack, save_triplets
+from .evaluator import evaluate
+
+
+class EpochRecord:
+    """What an epoch leaves for the hooks: the metrics.jsonl record and the validation images kept."""
+
+    def __init__(self, record):
+        self.record = record
+        self.kept = []
+
+
+class HookBase:
+    """Override what you need; every method is called on every process (collectives stay in step)."""
+
+    def before_epoch(self, trainer):
+        pass
+
+    def after_step(self, trainer, outcome):
+        pass
+
+    def after_epoch(self, trainer, epoch):
+        pass
+
+    def after_train(self, trainer):
+        pass
+
+
+class ValidationHook(HookBase):
+    """Every TEST.EVAL_PERIOD epochs and after the last: metrics of the model and of the "no color" baseline."""
+
+    def after_epoch(self, trainer, epoch):
+        cfg = trainer.cfg
+        if not (trainer.epoch % cfg.TEST.EVAL_PERIOD == 0 or trainer.is_last_epoch):
+            return
+        summary, epoch.kept = evaluate(trainer.model, trainer.val_loader, cfg.INPUT.COLOR_SPACE, trainer.device,
+                                       keep_images=cfg.TEST.NUM_TRIPLETS if trainer.dist.is_main else 0,
+                                       amp_dtype=trainer.amp_dtype)
+        trainer.last_metrics = summary
+        epoch.record.update({f"val_{k}": v for k, v in summary.items()})
+        trainer.logger.info(
+            "epoch %d validation: PSNR %.2f dB (no color %.2f), L1 %.4f (%.4f), L1 on ab %.2f (%.2f)",
+            trainer.epoch, summary["psnr"], summary["baseline_psnr"], summary["l1"], summary["baseline_l1"],
+            summary["l1_ab"], summary["baseline_l1_ab"])
+
+
+class TripletsHook(HookBase):
+    """gray | target | prediction of the kept validation images: PNGs under PREDICTIONS_DIR and TensorBoard."""
+
+    def after_epoch(self, trainer, epoch):
+        kept = epoch.kept
+        if not (trainer.dist.is_main and kept):
+            return
+        folder = os.path.join(trainer.cfg.PREDICTIONS_DIR, trainer.run_name, f"epoch_{trainer.epoch}")
+        save_triplets(folder, [k["name"] for k in kept], [k["gray"] for k in kept], [k["target"] for k in kept],
+                      [k["prediction"] for k in kept])
+        trainer.events.images({k["name"]: hstack([k["gray"], k["target"], k["prediction"]]) for k in kept},
+                              trainer.epoch)
+
+
+class MetricsLogHook(HookBase):
+    """One line per epoch in the log, one JSON record in metrics.jsonl, its numbers as TensorBoard scalars."""
+
+    def after_epoch(self, trainer, epoch):
+        record = epoch.record
+        trainer.logger.info("epoch %d: train loss %.4f, %.1f images/s, lr %.2e", trainer.epoch,
+                            record["train_loss"], record["images_per_s"], record["lr"])
+        if trainer.dist.is_main:
+            with open(trainer.metrics_path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+            trainer.events.scalars(record, trainer.epoch)
+
+
+class CurvesHook(HookBase):
+    """curves.png of the run, redrawn after each validation."""
+
+    def after_epoch(self, trainer, epoch):
+        if trainer.dist.is_main and "val_psnr" in epoch.record:
+            plot_training_curves(trainer.metrics_path, os.path.join(trainer.output_dir, "curves.png"))
+
+
+class CheckpointHook(HookBase):
+    """model_final.pth after the last epoch, model_epoch_NNNN.pth every SOLVER.CHECKPOINT_PERIOD epochs."""
+
+    def after_epoch(self, trainer, epoch):
+        if trainer.is_last_epoch:
+            trainer.save("model_final.pth")
+        elif trainer.epoch % trainer.cfg.SOLVER.CHECKPOINT_PERIOD == 0:
+            trainer.save(f"model_epoch_{trainer.epoch:04d}.pth")
+
+
+def default_hooks():
+    return [ValidationHook(), TripletsHook(), MetricsLogHook(), CurvesHook(), CheckpointHook()]
