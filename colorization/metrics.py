@@ -4,7 +4,7 @@ Every metric returns a tensor of shape (B,) on the input's device; `MetricAccumu
 
 from __future__ import annotations
 
-from typing import Dict, List, Mapping
+from typing import Dict
 
 import torch
 import torch.nn.functional as F
@@ -212,22 +212,6 @@ class MetricAccumulator:
             self._sums[name] = s
             self._counts[name] = values.numel()
 
-    def update_dict(self, metrics: Mapping[str, torch.Tensor]) -> None:
-        """update() for every entry, e.g. the output of compute_image_metrics."""
-        for name, values in metrics.items():
-            self.update(name, values)
-
-    def merge(self, other: "MetricAccumulator") -> "MetricAccumulator":
-        """Add another accumulator's sums and counts into this one (same process); returns self."""
-        for name, s in other._sums.items():
-            if name in self._sums:
-                self._sums[name] = self._sums[name] + s.to(self._sums[name].device, self._sums[name].dtype)
-                self._counts[name] += other._counts[name]
-            else:
-                self._sums[name] = s.clone()
-                self._counts[name] = other._counts[name]
-        return self
-
     def all_reduce(self) -> "MetricAccumulator":
         """Sum sums and counts over all processes if torch.distributed is initialised, else no-op; returns self.
 
@@ -254,19 +238,6 @@ class MetricAccumulator:
         self._sums = {n: torch.tensor(values[i], dtype=torch.float64) for i, n in enumerate(names)}
         self._counts = {n: int(round(values[len(names) + i])) for i, n in enumerate(names)}
         return self
-
-    def count(self, name: str) -> int:
-        """Number of values collected for `name` (0 if none)."""
-        return self._counts.get(name, 0)
-
-    def names(self) -> List[str]:
-        """Names of the metrics collected so far."""
-        return list(self._sums)
-
-    def reset(self) -> None:
-        """Forget everything collected."""
-        self._sums.clear()
-        self._counts.clear()
 
     def summary(self) -> Dict[str, float]:
         """Mean of every metric with at least one value: {name: float}."""

@@ -59,7 +59,6 @@ def test_event_writer_is_a_no_op_without_tensorboard(tmp_path, monkeypatch, capl
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # as if tensorboard were not installed
     with caplog.at_level(logging.INFO, logger="colorization"):
         writer = events.EventWriter(str(tmp_path / "tb"))
-    assert not writer.active
     assert len([r for r in caplog.records if "tensorboard" in r.getMessage()]) == 1
     writer.scalars({"val_psnr": 21.0, "epoch": 1}, 1)
     writer.images({"strip": _strip()}, 1)
@@ -68,18 +67,19 @@ def test_event_writer_is_a_no_op_without_tensorboard(tmp_path, monkeypatch, capl
 
 
 def test_disabled_event_writer_does_nothing(tmp_path):
-    with events.EventWriter(str(tmp_path / "tb"), enabled=False) as writer:
-        writer.scalars({"val_psnr": 21.0}, 1)
-    assert not writer.active and not (tmp_path / "tb").exists()
+    writer = events.EventWriter(str(tmp_path / "tb"), enabled=False)
+    writer.scalars({"val_psnr": 21.0}, 1)
+    writer.close()
+    assert not (tmp_path / "tb").exists()
 
 
 def test_event_writer_writes_tensorboard_events(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    with events.EventWriter(str(tmp_path)) as writer:
-        assert writer.active
-        writer.scalars({"val_psnr": 21.5, "note": "text is skipped", "nan": float("nan")}, 3)
-        writer.images({"strip": _strip()}, 3)
+    writer = events.EventWriter(str(tmp_path))
+    writer.scalars({"val_psnr": 21.5, "note": "text is skipped", "nan": float("nan")}, 3)
+    writer.images({"strip": _strip()}, 3)
+    writer.close()
     acc = EventAccumulator(str(tmp_path))
     acc.Reload()
     assert acc.Tags()["scalars"] == ["val_psnr"] and acc.Tags()["images"] == ["strip"]

@@ -2,21 +2,9 @@
 import os
 
 import yaml
-from yacs.config import CfgNode
 
 from ..errors import UserError
-from .defaults import _C
-
-_CHOICES = {
-    "MODEL.HEAD": ("regression", "classification"),
-    "INPUT.COLOR_SPACE": ("LAB", "RGB"),
-    "SOLVER.OPTIMIZER": ("adam", "adamw", "sgd"),
-    "SOLVER.LOSS": ("L1", "L2"),
-    "SOLVER.LR_SCHEDULER": ("cosine", "step"),
-    "SOLVER.AMP": ("auto", "none", "bf16", "fp16"),
-    "MODEL.MEMORY_FORMAT": ("auto", "channels_last", "contiguous"),
-}
-
+from .defaults import _C, RULES
 
 # Checks that packages above the config register (the model registry's per-architecture rules): the config
 # package imports nothing above it, and still every rule runs when a config loads.
@@ -43,32 +31,54 @@ def _lookup(cfg, dotted):
 
 
 def check_cfg(cfg):
-    """Reject values the framework cannot run with, naming the key."""
-    for key, allowed in _CHOICES.items():
-        value = _lookup(cfg, key)
-        if value not in allowed:
-            raise UserError(f"config key {key} is {value!r}; expected one of {', '.join(allowed)}")
+    """Reject values the framework cannot run with, naming the key: each key against its declaration in
+    defaults.py, then the rules that involve several keys."""
+    for key, rule in RULES.items():
+        rule.validate(key, rule.parse(key, _lookup(cfg, key)))
     if cfg.MODEL.HEAD == "classification" and cfg.INPUT.COLOR_SPACE != "LAB":
         raise UserError("MODEL.HEAD 'classification' predicts ab bins and needs INPUT.COLOR_SPACE 'LAB'")
-    if cfg.INPUT.SIZE < 16 or cfg.INPUT.SIZE % 8:
-        raise UserError(f"config key INPUT.SIZE is {cfg.INPUT.SIZE}; use a multiple of 8, at least 16")
-    lo, hi = cfg.INPUT.CROP_SCALE
-    if not 0 < lo <= hi <= 1:
-        raise UserError(f"config key INPUT.CROP_SCALE is {cfg.INPUT.CROP_SCALE}; need 0 < min <= max <= 1")
-    if not 0 <= cfg.DATASETS.VAL_FRACTION < 1:
-        raise UserError(f"config key DATASETS.VAL_FRACTION is {cfg.DATASETS.VAL_FRACTION}; need 0 <= f < 1")
-    for key in ("SOLVER.MAX_EPOCHS", "SOLVER.IMS_PER_BATCH", "SOLVER.CHECKPOINT_PERIOD", "TEST.EVAL_PERIOD",
-                "TEST.IMS_PER_BATCH"):
-        if _lookup(cfg, key) < 1:
-            raise UserError(f"config key {key} must be at least 1, got {_lookup(cfg, key)}")
-    if cfg.MODEL.ANNEALED_T <= 0:
-        raise UserError(f"config key MODEL.ANNEALED_T must be > 0, got {cfg.MODEL.ANNEALED_T}")
     for check in _REGISTERED_CHECKS:
         check(cfg)
 
 
-def _check_config_file(path):
-    """A config file is plain YAML holding a mapping: never Python (yacs would execute a .py config) and no
+def _flatten(tree, prefix=""):
+    """(dotted key, value) pairs of a nested mapping read from YAML; a declared key is a leaf even when given a
+    mapping, so that its error names it."""
+    for name, value in tree.items():
+        key = f"{prefix}{name}"
+        if isinstance(value, dict) and key not in RULES:
+            yield from _flatten(value, key + ".")
+        else:
+            yield key, value
+
+
+def _unknown_key_message(key):
+    inside = [k for k in RULES if k.startswith(key + ".")]
+    if inside:
+        return f"config key {key} is a section; give its keys, such as {inside[0]}"
+    return f"unknown config key {key}"
+
+
+def _merge(cfg, pairs, source):
+    """Set each (dotted key, value) on cfg in the key's declared type; errors start with `source`. The declarations
+    do the type checks rather than yacs, which refuses an int for a float key (BASE_LR: 1)."""
+    for key, value in pairs:
+        rule = RULES.get(key)
+        if rule is None:
+            raise UserError(f"{source}: {_unknown_key_message(key)}")
+        try:
+            value = rule.parse(key, value)
+        except UserError as e:
+            raise UserError(f"{source}: {e}") from None
+        *sections, leaf = key.split(".")
+        node = cfg
+        for name in sections:
+            node = node[name]
+        node[leaf] = value
+
+
+def _read_config_file(path):
+    """The mapping of a config file, which is plain YAML: never Python (yacs would execute a .py config) and no
     tags that build objects (`!!python/...`)."""
     if not os.path.isfile(path):
         raise UserError(f"config file not found: {path}")
@@ -91,23 +101,17 @@ def _check_config_file(path):
     if data is not None and not isinstance(data, dict):
         raise UserError(f"{path} must hold a mapping of config keys (such as MODEL: ...), "
                         f"not a {type(data).__name__}")
+    return data or {}
 
 
 def load_cfg(config_file=None, opts=(), freeze=True):
     """Defaults, then the YAML file, then KEY VALUE pairs; checked, then frozen."""
     cfg = get_cfg()
     if config_file:
-        _check_config_file(config_file)
-        try:
-            cfg.merge_from_file(config_file)
-        except (KeyError, ValueError, AssertionError) as e:
-            raise UserError(f"{config_file}: {_yacs_message(e)}") from None
+        _merge(cfg, _flatten(_read_config_file(config_file)), config_file)
     if len(opts) % 2:
         raise UserError(f"command-line overrides come as KEY VALUE pairs; got an odd number: {' '.join(opts)}")
-    try:
-        cfg.merge_from_list(list(opts))
-    except (KeyError, ValueError, AssertionError) as e:
-        raise UserError(f"command line: {_yacs_message(e)}") from None
+    _merge(cfg, zip(opts[0::2], opts[1::2]), "command line")
     check_cfg(cfg)
     if freeze:
         cfg.freeze()
@@ -117,14 +121,13 @@ def load_cfg(config_file=None, opts=(), freeze=True):
 def cfg_from_yaml_string(text):
     """Rebuild a config stored in a checkpoint; keys unknown to this version are an error naming them."""
     cfg = get_cfg()
-    stored = CfgNode.load_cfg(text)
-    cfg.merge_from_other_cfg(stored)
+    try:
+        stored = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise UserError(f"the stored config is not valid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(stored, dict):
+        raise UserError(f"the stored config must be a mapping of config keys, not a {type(stored).__name__}")
+    _merge(cfg, _flatten(stored), "stored config")
     check_cfg(cfg)
     cfg.freeze()
     return cfg
-
-
-def _yacs_message(error):
-    # yacs wraps messages in quotes (KeyError repr); unwrap for a clean one-line message.
-    msg = error.args[0] if error.args else str(error)
-    return str(msg).replace("Non-existent config key", "unknown config key")

@@ -48,7 +48,7 @@ def screen_images(source, names, gray_threshold):
 
 
 class ColorizationDataset(Dataset):
-    """Items are dicts: input (1xSxS), target (CxSxS) in the network's units, and the item index.
+    """Items are dicts: input (1xSxS), target (CxSxS) in the network's units, and the image's name in its source.
 
     Training items are addressed by (epoch, index) so that the augmentation of every item is a pure
     function of (seed, epoch, index): identical with any number of workers, and after a resume.
@@ -88,5 +88,4 @@ class ColorizationDataset(Dataset):
         else:
             img = resize_center_crop(img, self.size)
         net_input, target = color.encode(color.to_unit(img), self.color_space)
-        return {"input": torch.from_numpy(net_input), "target": torch.from_numpy(target), "index": index,
-                "name": self.names[index]}
+        return {"input": torch.from_numpy(net_input), "target": torch.from_numpy(target), "name": self.names[index]}

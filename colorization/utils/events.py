@@ -24,10 +24,6 @@ class EventWriter:
             return
         self._writer = SummaryWriter(log_dir=output_dir)
 
-    @property
-    def active(self):
-        return self._writer is not None
-
     def scalars(self, values, step):
         """Every finite number in `values` (other entries, e.g. strings, are skipped)."""
         if self._writer is None:
@@ -49,9 +45,3 @@ class EventWriter:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
