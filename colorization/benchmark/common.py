@@ -79,7 +79,7 @@ def forward_gflop(model, size, device):
     model.eval()
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
-        model(torch.zeros(1, 1, size, size, device=device))
+        model(torch.zeros(1, model.in_channels, size, size, device=device))
     model.train(was_training)
     return counter.get_total_flops() / 1e9
 

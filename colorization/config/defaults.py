@@ -35,6 +35,9 @@ _C.MODEL.SYNC_BN = Bool(False)
 _C.MODEL.COMPILE = Bool(False)
 # Width (channels of the first stage) of the basic encoder-decoder; later stages double it.
 _C.MODEL.BASIC_WIDTH = Int(16, ge=1)
+# User hints: the network also takes hint ab (ab / 110, zero where no hint) and a hint mask (LAB only). "siggraph17"
+# always has these channels (all zero: automatic colorization); "basic" gets them when True; "eccv16" cannot.
+_C.MODEL.HINTS = Bool(False)
 
 # ---------------------------------------------------------------------------
 # Input
@@ -49,6 +52,17 @@ _C.INPUT.COLOR_SPACE = Choice("LAB", among=("LAB", "RGB"))
 _C.INPUT.CROP_SCALE = Floats((0.5, 1.0), length=2, ascending=True, gt=0, le=1)
 # Probability of a horizontal flip of a training image.
 _C.INPUT.HFLIP_PROB = Float(0.5, ge=0, le=1)
+# Simulated user hints of a hint model's training items (Zhang et al. 2017), drawn from each item's ground truth.
+_C.INPUT.HINTS = Section()
+# Hint points per item are geometric: keep adding one while a uniform draw stays above this (1/8: 7 on average,
+# and 1 item in 8 gets none).
+_C.INPUT.HINTS.STOP_PROB = Float(0.125, gt=0, le=1)
+# A hint is a square patch whose side, in network pixels, is uniform in 1 .. MAX_PATCH.
+_C.INPUT.HINTS.MAX_PATCH = Int(9, ge=1)
+# Probability that a patch's position is Gaussian around the image centre (std (side - patch) / 4); else uniform.
+_C.INPUT.HINTS.GAUSSIAN_PROB = Float(1.0, ge=0, le=1)
+# Patches whose mean chroma sqrt(a^2 + b^2) is below this (ab units) are almost gray and not used as hints.
+_C.INPUT.HINTS.MIN_CHROMA = Float(2.0, ge=0)
 
 # ---------------------------------------------------------------------------
 # Data sets
@@ -121,6 +135,9 @@ _C.TEST.EVAL_PERIOD = Int(5, ge=1)
 _C.TEST.IMS_PER_BATCH = Int(16, ge=1)
 # gray | target | prediction triplets written at each evaluation (the first N validation images).
 _C.TEST.NUM_TRIPLETS = Int(8, ge=0)
+# A hint model is evaluated at each of these numbers of hints per image, drawn from the ground truth with a seed
+# fixed per image (the same for every model and run); 0 is automatic colorization.
+_C.TEST.HINT_COUNTS = Ints((0, 1, 2, 5, 10, 20), ge=0)
 
 # ---------------------------------------------------------------------------
 # Output

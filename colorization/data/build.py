@@ -10,6 +10,7 @@ from .paths_catalog import resolve_dataset
 from ..errors import UserError
 from ..utils.allocator import keep_freed_memory
 from .dataset import ColorizationDataset
+from .hints import HintSampling
 from .image_io import IMAGE_EXTENSIONS
 
 
@@ -21,10 +22,18 @@ def build_dataset(cfg, names, train):
         datasets.append(ColorizationDataset(
             spec, cfg.INPUT.COLOR_SPACE, cfg.INPUT.SIZE, cfg.DATASETS.VAL_FRACTION,
             cfg.DATASETS.GRAY_CHROMA_THRESHOLD, train=train, crop_scale=cfg.INPUT.CROP_SCALE,
-            hflip_prob=cfg.INPUT.HFLIP_PROB, seed=cfg.SOLVER.SEED))
+            hflip_prob=cfg.INPUT.HFLIP_PROB, seed=cfg.SOLVER.SEED, hints=hint_sampling(cfg) if train else None))
         if len(datasets[-1]) == 0:
             raise UserError(_no_images_message(cfg, name, spec, datasets[-1]))
     return datasets[0] if len(datasets) == 1 else _Concat(datasets)
+
+
+def hint_sampling(cfg):
+    """How a hint model's training items simulate hints (INPUT.HINTS); None for a model without hints."""
+    if not cfg.MODEL.HINTS:
+        return None
+    h = cfg.INPUT.HINTS
+    return HintSampling(h.STOP_PROB, h.MAX_PATCH, h.GAUSSIAN_PROB, h.MIN_CHROMA)
 
 
 def _no_images_message(cfg, name, spec, d):

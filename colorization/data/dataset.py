@@ -7,6 +7,7 @@ import torch
 from torch.utils.data import Dataset
 
 from . import color
+from .hints import hint_input, sample_hints
 from .image_io import ImageDecodeError, decode_image
 from .sources import open_source
 from .transforms import resize_center_crop, train_transform
@@ -48,14 +49,16 @@ def screen_images(source, names, gray_threshold):
 
 
 class ColorizationDataset(Dataset):
-    """Items are dicts: input (1xSxS), target (CxSxS) in the network's units, and the image's name in its source.
+    """Items are dicts: input (1xSxS; with `hints`, 4xSxS: L, hint ab, hint mask), target (CxSxS) in the network's
+    units, and the image's name in its source.
 
-    Training items are addressed by (epoch, index) so that the augmentation of every item is a pure
-    function of (seed, epoch, index): identical with any number of workers, and after a resume.
+    Training items are addressed by (epoch, index) so that the augmentation of every item, and its simulated hints,
+    are a pure function of (seed, epoch, index): identical with any number of workers, and after a resume.
+    hints: a HintSampling for a hint model's training items (evaluation draws its own, see engine/evaluator.py).
     """
 
     def __init__(self, spec, color_space, size, val_fraction, gray_threshold, train=False,
-                 crop_scale=(1.0, 1.0), hflip_prob=0.0, seed=0):
+                 crop_scale=(1.0, 1.0), hflip_prob=0.0, seed=0, hints=None):
         self.spec = spec
         self.source = open_source(spec.source)
         self.color_space = color_space
@@ -64,6 +67,7 @@ class ColorizationDataset(Dataset):
         self.crop_scale = tuple(crop_scale)
         self.hflip_prob = hflip_prob
         self.seed = seed
+        self.hints = hints
         names = self.source.list_images()
         self.num_listed = len(names)  # image files in the whole source, before the split and the screening
         if spec.split != "all":
@@ -82,10 +86,13 @@ class ColorizationDataset(Dataset):
     def __getitem__(self, key):
         epoch, index = key if isinstance(key, tuple) else (0, key)
         img = self.load_rgb(index)
+        rng = np.random.default_rng((self.seed, epoch, index)) if self.train else None
         if self.train:
-            rng = np.random.default_rng((self.seed, epoch, index))
             img = train_transform(img, self.size, self.crop_scale, self.hflip_prob, rng)
         else:
             img = resize_center_crop(img, self.size)
         net_input, target = color.encode(color.to_unit(img), self.color_space)
+        if self.hints is not None and self.train:
+            hint_ab, mask, _ = sample_hints(target, rng, self.hints)
+            net_input = hint_input(net_input, hint_ab, mask)
         return {"input": torch.from_numpy(net_input), "target": torch.from_numpy(target), "name": self.names[index]}

@@ -11,8 +11,9 @@ from tqdm import tqdm
 from ..data.paths_catalog import resolve_dataset
 from ..data.build import build_data_loader, build_dataset
 from ..errors import UserError
-from ..utils.visualize import header_row, hstack, vstack, write_rgb
-from .evaluator import evaluate
+from ..utils.plots import plot_psnr_by_hints, psnr_by_hints
+from ..utils.visualize import header_row, hstack, mark_hints, vstack, write_rgb
+from .evaluator import display_hint_count, evaluate, hint_key
 from .predictor import Colorizer
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,18 @@ class Entry:
     metrics: dict
     checkpoint: str = ""
     kept: list = field(default_factory=list, repr=False)  # evaluate()'s kept images (models only)
+    hints_shown: int = 0  # a hint model's kept images hold its prediction with this many hints
+
+    def hint_rows(self):
+        """(row label, metrics) for each number of hints the model was evaluated at (one row, its own name, for
+        an automatic model or no hints)."""
+        counts = sorted({int(k[len("hints"):].split("_")[0]) for k in self.metrics if k.startswith("hints")})
+        rows = [(self.name, self.metrics)]
+        for c in counts:
+            prefix = hint_key(c, "")
+            rows.append((f"{self.name}, {c} hint{'s' if c > 1 else ''}",
+                         {k[len(prefix):]: v for k, v in self.metrics.items() if k.startswith(prefix)}))
+        return rows
 
     def to_json(self):
         out = {"name": self.name}
@@ -82,9 +95,10 @@ class Comparison:
         header = ["model"] + (["px"] if size_column else []) + [c[0] for c in TABLE_COLUMNS]
         lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
         for entry in self.models + self.table_baselines():
-            cells = [entry.name.replace("|", "\\|")] + ([str(entry.input_size)] if size_column else [])
-            cells += [fmt.format(entry.metrics[key]) for _, key, fmt in TABLE_COLUMNS]
-            lines.append("| " + " | ".join(cells) + " |")
+            for label, values in entry.hint_rows():
+                cells = [label.replace("|", "\\|")] + ([str(entry.input_size)] if size_column else [])
+                cells += [fmt.format(values[key]) for _, key, fmt in TABLE_COLUMNS]
+                lines.append("| " + " | ".join(cells) + " |")
         intro = (f"{self.models[0].num_images} images of {self.dataset} (split {self.split}), "
                  f"{' / '.join(str(s) for s in sizes)} px. ↑ higher is better, ↓ lower is better; "
                  f"L1/L2 ab in LAB units, PSNR/SSIM/colorfulness on 8-bit RGB. "
@@ -101,10 +115,17 @@ class Comparison:
         def fit(img):
             return img if img.shape[0] == tile else cv2.resize(img, (tile, tile), interpolation=cv2.INTER_LINEAR)
 
-        rows = [header_row(["gray", "target"] + [m.name for m in self.models], tile, gap)]
-        for i, ref in enumerate(reference.kept):
-            rows.append(hstack([ref["gray"], ref["target"]] + [fit(m.kept[i]["prediction"]) for m in self.models],
-                               gap))
+        # (label, tile of image i): a hint model adds a column with its hints, their patches marked.
+        columns = [("gray", lambda i: reference.kept[i]["gray"]), ("target", lambda i: reference.kept[i]["target"])]
+        for m in self.models:
+            columns.append((m.name, lambda i, m=m: fit(m.kept[i]["prediction"])))
+            if m.kept and "hinted" in m.kept[0]:
+                scale = tile / m.input_size
+                columns.append((f"{m.name}, {m.hints_shown} hints", lambda i, m=m, scale=scale: mark_hints(
+                    fit(m.kept[i]["hinted"]), m.kept[i]["hint_points"], scale)))
+        rows = [header_row([label for label, _ in columns], tile, gap)]
+        for i in range(len(reference.kept)):
+            rows.append(hstack([tile_of(i) for _, tile_of in columns], gap))
         return vstack(rows, gap)
 
 
@@ -163,12 +184,14 @@ def compare_checkpoints(checkpoints, dataset, config_file=None, device="auto", n
         loader = build_data_loader(data_cfgs[key], datasets[key], train=False, device_type=colorizer.device.type)
         batches = tqdm(loader, desc=name, unit="batch", dynamic_ncols=True, disable=not progress)
         summary, kept = evaluate(colorizer.model, batches, key[1], colorizer.device, keep_images=num_images,
+                                 hint_counts=colorizer.cfg.TEST.HINT_COUNTS,
                                  with_baseline=key not in baselines)
         metrics, baseline = _split_baseline(summary)
         count = len(datasets[key])
         if key not in baselines:
             baselines[key] = Entry(BASELINE_NAME, key[0], key[1], count, baseline)
-        models.append(Entry(name, key[0], key[1], count, metrics, checkpoint=path, kept=kept))
+        models.append(Entry(name, key[0], key[1], count, metrics, checkpoint=path, kept=kept,
+                            hints_shown=display_hint_count(colorizer.cfg.TEST.HINT_COUNTS)))
         logger.info("%s: PSNR %.2f dB, L1 ab %.2f on %d images", name, metrics["psnr"], metrics["l1_ab"], count)
     return Comparison(dataset, spec.source, spec.split, models, list(baselines.values()))
 
@@ -189,6 +212,13 @@ def write_comparison(comparison, output_dir):
             paths.append(sheet_path)
         elif os.path.exists(sheet_path):
             os.remove(sheet_path)  # an older run's sheet beside these metrics would mislead
+        hints_path = os.path.join(output_dir, "psnr_by_hints.png")
+        series = {m.name: psnr_by_hints(m.metrics) for m in comparison.models if len(psnr_by_hints(m.metrics)) > 1}
+        if series and plot_psnr_by_hints(series, comparison.baselines[0].metrics["psnr"], hints_path,
+                                         f"{comparison.dataset}: PSNR against hints"):
+            paths.append(hints_path)
+        elif os.path.exists(hints_path):
+            os.remove(hints_path)
     except OSError as e:
         raise UserError(f"cannot write to {output_dir!r} ({e.strerror or e}); choose another --output") from None
     return paths

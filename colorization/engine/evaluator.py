@@ -1,9 +1,13 @@
-"""Validation: metrics of the model and of the "no color" baseline on the same images, and images to look at."""
+"""Validation: metrics of the model and of the "no color" baseline on the same images, and images to look at; a
+hint model at several numbers of hints drawn from the ground truth."""
+import zlib
+
 import numpy as np
 import torch
 
 from .. import metrics
 from ..data import color
+from ..data.hints import HintSampling, sample_hints
 
 
 def decode_batch(inputs, outputs, color_space):
@@ -29,36 +33,87 @@ def _record(acc, prefix, own_pred, own_target, rgb, ab, target_rgb, target_ab):
         acc.update(prefix + name, values)
 
 
+# Evaluation hints come from a generator seeded by this and the image's name: the same points for every model and
+# run, and the points of n hints are the first n of a larger count.
+EVAL_HINT_SEED = 2017
+
+
+def hint_key(count, name):
+    """Summary key of a metric at `count` hints per image: the plain name for 0 (automatic colorization)."""
+    return name if count == 0 else f"hints{count}_{name}"
+
+
+def display_hint_count(counts):
+    """The number of hints shown on triplets and contact sheets: the largest count up to 10."""
+    shown = [c for c in counts if 0 < c <= 10] or [c for c in counts if c > 0]
+    return max(shown) if shown else 0
+
+
+def evaluation_hints(targets, names, count, sampling=HintSampling()):
+    """(hint input channels (B,3,H,W), points per image): `count` hints drawn from each ground truth."""
+    channels, points = [], []
+    for target, name in zip(targets.numpy(), names):
+        rng = np.random.default_rng((EVAL_HINT_SEED, zlib.crc32(name.encode("utf-8"))))
+        hint_ab, mask, placed = sample_hints(target, rng, sampling, num_points=count)
+        channels.append(np.concatenate([hint_ab, mask]))
+        points.append(placed)
+    return torch.from_numpy(np.stack(channels)), points
+
+
+def _predict(model, inputs, device, amp_dtype):
+    with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+        pred = model.predict(inputs.to(device, non_blocking=True))
+    return pred.float().cpu()  # colors and metrics are computed in float32
+
+
 @torch.no_grad()
-def evaluate(model, loader, color_space, device, keep_images=0, amp_dtype=None, with_baseline=True):
+def evaluate(model, loader, color_space, device, keep_images=0, amp_dtype=None, with_baseline=True,
+             hint_counts=(0,)):
     """Returns (summary, kept): summary maps "l1", "psnr", ... and "baseline_l1", ... to means over the data set
     (reduced across processes); kept holds up to keep_images dicts name / gray / target / prediction (RGB uint8).
-    with_baseline=False leaves the "baseline_" entries out: several models on one data set need them once."""
+    with_baseline=False leaves the "baseline_" entries out: several models on one data set need them once.
+
+    A hint model (model.in_channels > 1) is evaluated at each of hint_counts hints per image ("hints5_psnr", ...;
+    0 gives the plain names); its kept images add "hinted" (prediction at display_hint_count) and "hint_points"."""
     was_training = model.training
     model.eval()
+    counts = sorted(set(hint_counts) | {0}) if model.in_channels > 1 else [0]
+    shown = display_hint_count(counts)
     acc = metrics.MetricAccumulator()
     kept = []
     for batch in loader:
-        inputs = batch["input"].to(device, non_blocking=True)
-        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-            pred = model.predict(inputs)
-        pred = pred.float().cpu()  # colors and metrics are computed in float32
-        inputs, targets = inputs.cpu(), batch["target"]
+        inputs, targets = batch["input"], batch["target"]
         target_rgb, target_ab = decode_batch(inputs, targets, color_space)
-        pred_rgb, pred_ab = decode_batch(inputs, pred, color_space)
-        _record(acc, "", pred, targets, pred_rgb, pred_ab, target_rgb, target_ab)
+        keep = min(len(inputs), keep_images - len(kept))
+        new = [{"name": batch["name"][i], "gray": color.gray_rgb(inputs[i].numpy()),
+                "target": target_rgb[i].permute(1, 2, 0).numpy()} for i in range(keep)]
+        for count in counts:
+            net_input = inputs
+            if model.in_channels > 1:
+                hints, points = evaluation_hints(targets, batch["name"], count)
+                net_input = torch.cat([inputs, hints], dim=1)
+            pred = _predict(model, net_input, device, amp_dtype)
+            pred_rgb, pred_ab = decode_batch(inputs, pred, color_space)
+            _record(acc, hint_key(count, ""), pred, targets, pred_rgb, pred_ab, target_rgb, target_ab)
+            for i, item in enumerate(new):
+                if count == 0:
+                    item["prediction"] = pred_rgb[i].permute(1, 2, 0).numpy()
+                if count == shown and count > 0:
+                    item["hinted"], item["hint_points"] = pred_rgb[i].permute(1, 2, 0).numpy(), points[i]
         if with_baseline:
             base = no_color_batch(inputs, color_space)
             base_rgb, base_ab = decode_batch(inputs, base, color_space)
             _record(acc, "baseline_", base, targets, base_rgb, base_ab, target_rgb, target_ab)
-        for i in range(min(len(inputs), keep_images - len(kept))):
-            kept.append({"name": batch["name"][i], "gray": color.gray_rgb(inputs[i].numpy()),
-                         "target": target_rgb[i].permute(1, 2, 0).numpy(),
-                         "prediction": pred_rgb[i].permute(1, 2, 0).numpy()})
+        kept.extend(new)
     acc.all_reduce()
-    summary = acc.summary()
-    for prefix in ("", "baseline_") if with_baseline else ("",):
-        summary[prefix + "colorfulness_gap"] = metrics.colorfulness_gap(
-            summary[prefix + "colorfulness"], summary[prefix + "colorfulness_target"])
+    summary = _with_colorfulness_gaps(acc.summary())
     model.train(was_training)
     return summary, kept
+
+
+def _with_colorfulness_gaps(summary):
+    for key in [k for k in summary if k.endswith("colorfulness_target")]:
+        prefix = key[:-len("colorfulness_target")]
+        summary[prefix + "colorfulness_gap"] = metrics.colorfulness_gap(summary[prefix + "colorfulness"],
+                                                                        summary[key])
+    return summary

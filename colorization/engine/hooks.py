@@ -5,8 +5,8 @@ import json
 import os
 
 from ..utils.plots import plot_training_curves
-from ..utils.visualize import hstack, save_triplets
-from .evaluator import evaluate
+from ..utils.visualize import hstack, mark_hints, save_triplets
+from .evaluator import evaluate, hint_key
 
 
 class EpochRecord:
@@ -42,13 +42,25 @@ class ValidationHook(HookBase):
             return
         summary, epoch.kept = evaluate(trainer.model, trainer.val_loader, cfg.INPUT.COLOR_SPACE, trainer.device,
                                        keep_images=cfg.TEST.NUM_TRIPLETS if trainer.dist.is_main else 0,
-                                       amp_dtype=trainer.amp_dtype)
+                                       amp_dtype=trainer.amp_dtype, hint_counts=cfg.TEST.HINT_COUNTS)
         trainer.last_metrics = summary
         epoch.record.update({f"val_{k}": v for k, v in summary.items()})
         trainer.logger.info(
             "epoch %d validation: PSNR %.2f dB (no color %.2f), L1 %.4f (%.4f), L1 on ab %.2f (%.2f)",
             trainer.epoch, summary["psnr"], summary["baseline_psnr"], summary["l1"], summary["baseline_l1"],
             summary["l1_ab"], summary["baseline_l1_ab"])
+        hinted = [(c, summary[hint_key(c, "psnr")]) for c in cfg.TEST.HINT_COUNTS if hint_key(c, "psnr") in summary]
+        if len(hinted) > 1:
+            trainer.logger.info("epoch %d validation PSNR with hints: %s", trainer.epoch,
+                                ", ".join(f"{c}: {p:.2f} dB" for c, p in hinted))
+
+
+def kept_tiles(kept):
+    """gray | target | prediction, and for a hint model the prediction with hints, its hint patches marked."""
+    tiles = [kept["gray"], kept["target"], kept["prediction"]]
+    if "hinted" in kept:
+        tiles.append(mark_hints(kept["hinted"], kept["hint_points"]))
+    return tiles
 
 
 class TripletsHook(HookBase):
@@ -59,10 +71,9 @@ class TripletsHook(HookBase):
         if not (trainer.dist.is_main and kept):
             return
         folder = os.path.join(trainer.cfg.PREDICTIONS_DIR, trainer.run_name, f"epoch_{trainer.epoch}")
-        save_triplets(folder, [k["name"] for k in kept], [k["gray"] for k in kept], [k["target"] for k in kept],
-                      [k["prediction"] for k in kept])
-        trainer.events.images({k["name"]: hstack([k["gray"], k["target"], k["prediction"]]) for k in kept},
-                              trainer.epoch)
+        rows = [kept_tiles(k) for k in kept]
+        save_triplets(folder, [k["name"] for k in kept], rows)
+        trainer.events.images({k["name"]: hstack(row) for k, row in zip(kept, rows)}, trainer.epoch)
 
 
 class MetricsLogHook(HookBase):

@@ -7,6 +7,7 @@ import torch
 
 from ..checkpoint import load_model
 from ..data import color
+from ..data.hints import empty_hints, hint_input, user_hint_channels
 from ..errors import UserError
 from ..utils.allocator import keep_freed_memory
 from ..utils.env import resolve_amp_dtype, resolve_device, resolve_memory_format
@@ -44,22 +45,45 @@ class Colorizer:
             raise UserError("--temperature applies to models with MODEL.HEAD classification; this one regresses")
         self.model.head.temperature = temperature
 
-    @torch.no_grad()
-    def colorize(self, rgb, saturation=1.0, brightness=1.0):
-        """HxWx3 uint8 RGB (its color is ignored) -> colorized HxWx3 uint8 RGB of the same size.
+    @property
+    def takes_hints(self):
+        return self.model.in_channels > 1
 
-        saturation scales a and b, brightness scales L (the seed's "mood": vivid or muted, lighter or darker).
-        """
-        h, w = rgb.shape[:2]
+    def network_input(self, rgb01, hints=None):
+        """(1, C, S, S) network input of an RGB photo in [0, 1]: its L at INPUT.SIZE and, for a hint model, the hint
+        channels of `hints` (UserHints; none: automatic colorization). Also returns the hint points on the grid."""
+        h, w = rgb01.shape[:2]
         size = self.cfg.INPUT.SIZE
-        rgb01 = color.to_unit(rgb)
+        if hints and not self.takes_hints:
+            raise UserError(f"this model ({self.cfg.MODEL.ARCH}) takes no hints; train one with MODEL.HINTS True "
+                            f"or use siggraph17")
         small = cv2.resize(rgb01, (size, size), interpolation=cv2.INTER_AREA if min(h, w) > size
                            else cv2.INTER_LINEAR)
         net_input, _ = color.encode(small, self.cfg.INPUT.COLOR_SPACE)
+        points = []
+        if self.takes_hints:
+            hint_ab, mask = empty_hints(size, size)
+            if hints:
+                hint_ab, mask, points = user_hint_channels(hints, w, h, size)
+            net_input = hint_input(net_input, hint_ab, mask)
         x = torch.from_numpy(net_input)[None].to(self.device, memory_format=self.memory_format)
+        return x, points
+
+    def _raw(self, x):
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
-            raw = self.model(x)
-        out = self.model.head.predict(raw.float(), (h, w))[0].cpu().numpy()
+            return self.model(x).float()
+
+    @torch.no_grad()
+    def colorize(self, rgb, saturation=1.0, brightness=1.0, hints=None):
+        """HxWx3 uint8 RGB (its color is ignored) -> colorized HxWx3 uint8 RGB of the same size.
+
+        saturation scales a and b, brightness scales L (the seed's "mood": vivid or muted, lighter or darker).
+        hints: UserHints for a hint model (their colors give ab at and around them).
+        """
+        h, w = rgb.shape[:2]
+        rgb01 = color.to_unit(rgb)
+        x, _ = self.network_input(rgb01, hints)
+        out = self.model.head.predict(self._raw(x), (h, w))[0].cpu().numpy()
         if self.cfg.INPUT.COLOR_SPACE == "LAB":
             # Full-resolution output: the photo's own L, the predicted ab upsampled.
             lab = color.rgb_to_lab(rgb01)
@@ -71,3 +95,42 @@ class Colorizer:
         if brightness != 1.0:
             lab[:, :, 0] = np.clip(lab[:, :, 0] * brightness, 0.0, 100.0)
         return color.to_uint8(color.lab_to_rgb(lab))
+
+    @torch.no_grad()
+    def suggest_colors(self, rgb, x, y, hints=None, top=6):
+        """The colors a classification-head model thinks likely at photo pixel (x, y): the modes of its predicted ab
+        distribution there (temperature 1), by probability mass, as dicts ab / probability / hex (at the photo's
+        lightness at that point), as ideepcolor's recommended colors."""
+        if self.model.head.kind != "classification":
+            raise UserError("suggested colors need a model with MODEL.HEAD classification (a distribution over "
+                            "colors); this one regresses")
+        h, w = rgb.shape[:2]
+        if not (0 <= x < w and 0 <= y < h):
+            raise UserError(f"point ({x}, {y}) is outside the photo ({w}x{h} pixels)")
+        rgb01 = color.to_unit(rgb)
+        logits = self._raw(self.network_input(rgb01, hints)[0])[0]
+        gy, gx = int(y * logits.shape[1] / h), int(x * logits.shape[2] / w)
+        probs = torch.softmax(logits[:, gy, gx], dim=0).cpu()
+        lightness = float(color.rgb_to_lab(rgb01[y:y + 1, x:x + 1])[0, 0, 0])
+        return [dict(mode, hex=_hex_of(lightness, mode["ab"]))
+                for mode in distribution_modes(probs, self.model.head.bins.cpu(), top)]
+
+
+def distribution_modes(probs, bins, top):
+    """Local maxima of a distribution over ab bins (no neighbour within one grid step is more likely), each with the
+    mass of the bins around it, most massive first: [{"ab": [a, b], "probability": p}]."""
+    distance = torch.cdist(bins, bins)
+    step = float(distance[distance > 0].min()) if len(bins) > 1 else 1.0
+    near = distance <= step * 1.5  # the 8 grid neighbours and the bin itself
+    neighbour_max = torch.where(near, probs[None, :], torch.zeros(())).amax(dim=1)
+    modes = torch.nonzero(probs >= neighbour_max).flatten()
+    mass = (near[modes].float() * probs[None, :]).sum(dim=1)
+    order = torch.argsort(mass, descending=True)[:top]
+    return [{"ab": [round(float(v), 1) for v in bins[modes[i]]], "probability": round(float(mass[i]), 4)}
+            for i in order]
+
+
+def _hex_of(lightness, ab):
+    lab = np.array([[[lightness, ab[0], ab[1]]]], np.float32)
+    r, g, b = color.to_uint8(color.lab_to_rgb(lab))[0, 0]
+    return f"#{r:02x}{g:02x}{b:02x}"

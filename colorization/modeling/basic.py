@@ -3,6 +3,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..data.hints import HINT_CHANNELS
 from .registry import register_model
 
 
@@ -21,13 +22,13 @@ class BasicColorNet(nn.Module):
     and upsampled loses little, and the classification head needs the reduced size to keep its targets small.
     """
 
-    def __init__(self, out_channels, width=16, out_stride=2):
+    def __init__(self, out_channels, width=16, out_stride=2, in_channels=1):
         super().__init__()
         if out_stride not in (2, 4):
             raise ValueError(f"out_stride must be 2 or 4, got {out_stride}")
         w = width
         self.out_stride = out_stride
-        self.enc1 = nn.Sequential(conv_bn_relu(1, w), conv_bn_relu(w, w, stride=2))  # 1/2
+        self.enc1 = nn.Sequential(conv_bn_relu(in_channels, w), conv_bn_relu(w, w, stride=2))  # 1/2
         self.enc2 = nn.Sequential(conv_bn_relu(w, 2 * w, stride=2), conv_bn_relu(2 * w, 2 * w))  # 1/4
         self.enc3 = nn.Sequential(conv_bn_relu(2 * w, 4 * w, stride=2), conv_bn_relu(4 * w, 4 * w))  # 1/8
         self.enc4 = nn.Sequential(conv_bn_relu(4 * w, 8 * w, stride=2), conv_bn_relu(8 * w, 8 * w, dilation=2),
@@ -58,6 +59,7 @@ class BasicColorNet(nn.Module):
     forward_logits = forward
 
 
-@register_model("basic")
+@register_model("basic", hints="optional")
 def build_basic(cfg, out_channels, classification):
-    return BasicColorNet(out_channels, width=cfg.MODEL.BASIC_WIDTH, out_stride=4 if classification else 2)
+    return BasicColorNet(out_channels, width=cfg.MODEL.BASIC_WIDTH, out_stride=4 if classification else 2,
+                         in_channels=1 + HINT_CHANNELS if cfg.MODEL.HINTS else 1)

@@ -2,19 +2,21 @@
 import torch.nn as nn
 
 from ..data.color import target_channels
+from ..data.hints import HINT_CHANNELS
 from .color_bins import ab_gamut_bins, load_color_prior
 from .heads import ClassificationHead, RegressionHead
-from .registry import get_model_builder
+from .registry import get_model_builder, takes_hints
 from .zhang import siggraph17_grid_bins
 
 
 class ColorizationModel(nn.Module):
     """net + head. forward gives the raw output for the loss; predict gives the target at a chosen size."""
 
-    def __init__(self, net, head):
+    def __init__(self, net, head, in_channels=1):
         super().__init__()
         self.net = net
         self.head = head
+        self.in_channels = in_channels  # 1 (L) or 1 + HINT_CHANNELS (L, hint ab, hint mask)
 
     def forward(self, x):
         if self.head.kind == "classification":
@@ -51,4 +53,4 @@ def build_model(cfg, bins=None):
     classification = head.kind == "classification"
     out_channels = head.num_bins if classification else target_channels(cfg.INPUT.COLOR_SPACE)
     net = get_model_builder(cfg.MODEL.ARCH)(cfg, out_channels, classification)
-    return ColorizationModel(net, head)
+    return ColorizationModel(net, head, 1 + HINT_CHANNELS if takes_hints(cfg) else 1)

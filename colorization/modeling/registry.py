@@ -24,21 +24,24 @@ class PublishedWeights:
 class ModelEntry:
     """builder(cfg, out_channels, classification) -> nn.Module. color_spaces: the INPUT.COLOR_SPACE values it can
     predict. weights: name ("imagenet") -> PublishedWeights. bins_from_official(state_dict): the ab bins a
-    classification head must take from an official-layout file (None when the file does not fix them)."""
+    classification head must take from an official-layout file (None when the file does not fix them).
+    hints: whether the network takes user hints (MODEL.HINTS): "never", "optional" or "always" (its input has the
+    hint channels in any case; without hints they are zero)."""
     name: str
     builder: Callable
     color_spaces: Tuple[str, ...] = ("LAB", "RGB")
     weights: Dict[str, PublishedWeights] = field(default_factory=dict)
     bins_from_official: Optional[Callable] = None
+    hints: str = "never"
 
 
-def register_model(name, color_spaces=("LAB", "RGB"), weights=None, bins_from_official=None):
+def register_model(name, color_spaces=("LAB", "RGB"), weights=None, bins_from_official=None, hints="never"):
     """Decorator registering a network builder under `name`, with its rules and published weights."""
     def wrap(builder):
         if name in MODEL_REGISTRY:
             raise ValueError(f"model {name!r} is registered twice")
         MODEL_REGISTRY[name] = ModelEntry(name, builder, tuple(color_spaces), dict(weights or {}),
-                                          bins_from_official)
+                                          bins_from_official, hints)
         return builder
     return wrap
 
@@ -53,12 +56,24 @@ def get_model_builder(name):
     return get_model_entry(name).builder
 
 
+def takes_hints(cfg):
+    """Whether the model for cfg takes user hints: MODEL.HINTS, or a network that always has the hint channels."""
+    return bool(cfg.MODEL.HINTS) or get_model_entry(cfg.MODEL.ARCH).hints == "always"
+
+
 def check_model_config(cfg):
     """The per-architecture rules, checked when a config loads (registered with the config package)."""
     entry = get_model_entry(cfg.MODEL.ARCH)
     if cfg.INPUT.COLOR_SPACE not in entry.color_spaces:
         raise UserError(f"MODEL.ARCH {entry.name!r} predicts ab and needs INPUT.COLOR_SPACE "
                         f"{' or '.join(repr(c) for c in entry.color_spaces)}, not {cfg.INPUT.COLOR_SPACE!r}")
+    if cfg.MODEL.HINTS and entry.hints == "never":
+        takers = sorted(n for n, e in MODEL_REGISTRY.items() if e.hints != "never")
+        raise UserError(f"config key MODEL.HINTS is True, but MODEL.ARCH {entry.name!r} cannot take hints; "
+                        f"models that can: {', '.join(takers)}")
+    if cfg.MODEL.HINTS and cfg.INPUT.COLOR_SPACE != "LAB":
+        raise UserError(f"config key MODEL.HINTS is True: hints are ab colors and need INPUT.COLOR_SPACE 'LAB', "
+                        f"not {cfg.INPUT.COLOR_SPACE!r}")
     pretrained = cfg.MODEL.PRETRAINED.strip().lower()
     if pretrained and "://" not in pretrained and not pretrained.endswith((".pth", ".pt")) \
             and pretrained not in entry.weights:

@@ -100,9 +100,10 @@ class ECCV16Net(nn.Module):
 
 
 class SIGGRAPH17Net(nn.Module):
-    """"Real-Time User-Guided Image Colorization" (SIGGRAPH 2017), automatic mode (no user hints by default).
+    """"Real-Time User-Guided Image Colorization" (SIGGRAPH 2017): L and optional user hints -> ab.
 
-    Input: (B, 1, H, W) holding (L - 50) / 100; the hint channels are appended inside. ``forward``
+    Input: (B, 1, H, W) holding (L - 50) / 100 (automatic: zero hints are appended inside), or (B, 4, H, W) with
+    the hint ab (ab / 110, zero where no hint) and the 0/1 hint mask after L, as the official weights expect. ``forward``
     returns ab / 110 at (H, W); ``forward_logits`` the 529 ab-grid logits at (ceil(H/4), ceil(W/4)).
     """
 
@@ -139,6 +140,8 @@ class SIGGRAPH17Net(nn.Module):
         return upsampled[:, :, :skip.shape[-2], :skip.shape[-1]] + skip
 
     def _encode(self, x, ab_hint, hint_mask):
+        if x.shape[1] == 4:  # a hint model's input: L, hint ab, hint mask in one tensor
+            x, ab_hint, hint_mask = x[:, :1], x[:, 1:3], x[:, 3:]
         if ab_hint is None:
             ab_hint = x.new_zeros(x.shape[0], 2, *x.shape[2:])
         if hint_mask is None:
@@ -206,7 +209,7 @@ def build_eccv16(cfg, out_channels, classification):
     return ECCV16Net(num_bins=out_channels if classification else 313)
 
 
-@register_model("siggraph17", color_spaces=("LAB",), weights=SIGGRAPH17_WEIGHTS)
+@register_model("siggraph17", color_spaces=("LAB",), weights=SIGGRAPH17_WEIGHTS, hints="always")
 def build_siggraph17(cfg, out_channels, classification):
     if classification and out_channels != SIGGRAPH17_GRID_SIDE ** 2:
         raise ValueError(f"siggraph17 classifies over its {SIGGRAPH17_GRID_SIDE ** 2}-cell ab grid, "

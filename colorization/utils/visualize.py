@@ -60,12 +60,25 @@ def header_row(labels, tile_width, gap=4):
     return hstack(cells, gap)
 
 
-def save_triplets(folder, names, grays, targets, preds):
-    """One PNG per image (gray | target | prediction) and grid.png of all rows. Returns the paths."""
+def mark_hints(rgb, points, scale=1.0):
+    """A copy of rgb with each hint patch (top, left, side in network pixels; times `scale` here) outlined in black
+    and white, so that the point shows on any color."""
+    out = np.ascontiguousarray(rgb).copy()
+    for top, left, side in points:
+        y0, x0 = int(round(top * scale)), int(round(left * scale))
+        y1, x1 = int(round((top + side) * scale)) - 1, int(round((left + side) * scale)) - 1
+        cv2.rectangle(out, (x0 - 2, y0 - 2), (x1 + 2, y1 + 2), (0, 0, 0), 1)
+        cv2.rectangle(out, (x0 - 1, y0 - 1), (x1 + 1, y1 + 1), (255, 255, 255), 1)
+    return out
+
+
+def save_triplets(folder, names, rows_of_tiles):
+    """One PNG per image (its tiles side by side: gray | target | prediction [| with hints]) and grid.png of all
+    rows. Returns the paths."""
     os.makedirs(folder, exist_ok=True)
     rows, paths = [], []
-    for name, g, t, p in zip(names, grays, targets, preds):
-        row = hstack([g, t, p])
+    for name, tiles in zip(names, rows_of_tiles):
+        row = hstack(tiles)
         rows.append(row)
         stem = os.path.splitext(os.path.basename(name))[0]
         path = os.path.join(folder, f"{stem}.png")
