@@ -6,6 +6,18 @@ setup(
     description="Config-driven PyTorch framework that learns to colorize grayscale photographs",
     packages=find_packages(include=["colorization", "colorization.*"]),
     python_requires=">=3.9",
+    # The same commands as tools/*.py (python tools/train.py ... keeps working from a checkout).
+    entry_points={
+        "console_scripts": [
+            "colorization-train = colorization.cli.train:main",
+            "colorize = colorization.cli.inference:main",
+            "colorization-evaluate = colorization.cli.evaluate:main",
+            "colorization-benchmark = colorization.cli.benchmark:main",
+            "colorization-export = colorization.cli.export_model:main",
+            "colorization-color-prior = colorization.cli.compute_color_prior:main",
+            "colorization-figures = colorization.cli.make_figures:main",
+        ],
+    },
     install_requires=[
         "torch>=2.1,<3",
         "numpy>=1.23",

@@ -1,4 +1,4 @@
-"""Files that are never seen half-written: atomic writes, left-over temporary files, writable folders."""
+"""Files that are never seen half-written: atomic writes, left-over temporary files, writable folders and outputs."""
 import logging
 import os
 import tempfile
@@ -58,3 +58,23 @@ def ensure_writable(folder, what):
         os.remove(probe)
     except OSError as e:
         raise UserError(f"{what} {folder!r} cannot be written ({e.strerror or e}); choose another folder") from None
+
+
+def check_output_path(path, what, folder=False):
+    """Before any work: refuse an output file (or, with folder=True, an output folder) that could not be written,
+    in a UserError naming `what` (the flag or key). Creates nothing; the folders on the way are made when writing."""
+    full = os.path.abspath(path)
+    existing = full
+    while not os.path.lexists(existing):
+        existing = os.path.dirname(existing)
+    if existing == full:
+        if os.path.isdir(full) != folder:
+            raise UserError(f"{what} {path!r} is {'a file' if folder else 'a folder'}; "
+                            f"name {'a folder' if folder else 'a file'} instead")
+        writes_in = full if folder else os.path.dirname(full)
+    elif os.path.isdir(existing):
+        writes_in = existing  # where the missing folders will be made
+    else:
+        raise UserError(f"{what} {path!r} cannot be created: {existing!r} is a file, not a folder")
+    if not os.access(writes_in, os.W_OK | os.X_OK):
+        raise UserError(f"{what} {path!r} cannot be written: no permission to write in {writes_in!r}")

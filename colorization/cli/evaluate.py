@@ -1,0 +1,46 @@
+"""Compare models on a data set: colorization-evaluate --model_to_load CKPT [CKPT ...] --dataset NAME_OR_PATH
+(or python tools/evaluate.py ...).
+
+Writes metrics.json, metrics.md (one row per model and one for the "no color" baseline) and contact_sheet.png
+(gray | target | each model's prediction) into --output, and prints the table.
+"""
+import logging
+import os
+
+from ..engine.compare import compare_checkpoints, write_comparison
+from ..errors import UserError
+from ..utils.io import check_output_path
+from .common import CommandParser, exit_2_on_user_error
+
+DEFAULT_OUTPUT = os.path.join("predictions", "evaluate")
+
+
+def parse_args(argv=None):
+    p = CommandParser(__doc__)
+    p.add_argument("--model_to_load", required=True, nargs="+", metavar="CKPT",
+                   help="one or more checkpoints (.pth) written by colorization-train")
+    p.add_argument("--config-file", "--config", dest="config_file", default="", metavar="FILE",
+                   help="YAML config; needed only for checkpoints that carry none")
+    p.add_argument("--dataset", required=True,
+                   help="catalog name (e.g. landscape_val), or a folder / .zip of photos (PATH@val: its split)")
+    p.add_argument("--output", default=DEFAULT_OUTPUT, help=f"output folder (default: {DEFAULT_OUTPUT}/)")
+    p.add_argument("--num_images", type=int, default=8, metavar="N",
+                   help="images (rows) on the contact sheet; metrics always use the whole data set (default 8)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    return p.parse_args(argv)
+
+
+@exit_2_on_user_error
+def main(argv=None):
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    args = parse_args(argv)
+    if args.num_images < 0:
+        raise UserError(f"--num_images must be 0 or more, got {args.num_images}")
+    check_output_path(args.output, "--output", folder=True)
+    comparison = compare_checkpoints(args.model_to_load, args.dataset, args.config_file or None, args.device,
+                                     args.num_images)
+    paths = write_comparison(comparison, args.output)
+    print(comparison.markdown())
+    for path in paths:
+        print(f"wrote {path}")
+    return 0

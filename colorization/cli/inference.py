@@ -1,0 +1,128 @@
+"""Colorize photos: colorize --img_path PATH --model_to_load CKPT [--config-file FILE] [--output OUT]
+(or python tools/inference.py ...).
+
+PATH is an image file, a folder (searched recursively) or a glob pattern.
+"""
+import glob
+import logging
+import os
+import sys
+
+import cv2
+
+from ..data.image_io import ImageDecodeError, is_image_name, read_image_file
+from ..engine.predictor import Colorizer
+from ..errors import UserError
+from ..utils.io import check_output_path
+from ..utils.visualize import write_rgb
+from .common import CommandParser, exit_2_on_user_error
+
+DEFAULT_OUTPUT = os.path.join("predictions", "inference")
+TEMPERATURE_RANGE = (0.01, 2.0)
+SATURATION_RANGE = (0.0, 3.0)
+BRIGHTNESS_RANGE = (0.3, 2.0)
+# Color image formats only: OpenCV also writes .pgm, silently as gray.
+OUTPUT_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def parse_args(argv=None):
+    p = CommandParser(__doc__)
+    p.add_argument("--img_path", required=True, help="image file, folder or glob pattern")
+    p.add_argument("--model_to_load", required=True,
+                   help="checkpoint (.pth) written by colorization-train; 'imagenet' for the official weights of "
+                        "the --config-file's network; or an official weights file as published (with --config-file)")
+    p.add_argument("--config-file", "--config", dest="config_file", default="", metavar="FILE",
+                   help="YAML config; needed only for a checkpoint that carries none")
+    p.add_argument("--output", default="",
+                   help=f"output file (one input) or folder (default: {DEFAULT_OUTPUT}/)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    p.add_argument("--temperature", type=float, default=None,
+                   help=f"annealed-mean temperature of a classification head, {TEMPERATURE_RANGE[0]} to "
+                        f"{TEMPERATURE_RANGE[1]}: 1 is the mean, lower is more vivid (default: the config's)")
+    p.add_argument("--saturation", type=float, default=1.0,
+                   help=f"color factor, {SATURATION_RANGE[0]} to {SATURATION_RANGE[1]}: "
+                        ">1 vivid, <1 muted, 0 gray")
+    p.add_argument("--brightness", type=float, default=1.0,
+                   help=f"lightness factor, {BRIGHTNESS_RANGE[0]} to {BRIGHTNESS_RANGE[1]}: >1 lighter, <1 darker")
+    return p.parse_args(argv)
+
+
+def check_range(name, value, bounds):
+    lo, hi = bounds
+    if not lo <= value <= hi:
+        raise UserError(f"--{name} {value} is outside {lo} .. {hi}")
+
+
+def collect_inputs(path):
+    if os.path.isdir(path):
+        found = sorted(os.path.join(d, f) for d, _, files in os.walk(path) for f in files if is_image_name(f))
+        if not found:
+            raise UserError(f"no images found in folder {path}")
+        return found
+    if os.path.isfile(path):
+        return [path]
+    if glob.has_magic(path):
+        found = sorted(p for p in glob.glob(path, recursive=True) if os.path.isfile(p))
+        if not found:
+            raise UserError(f"no files match {path}")
+        return found
+    raise UserError(f"image not found: {path}")
+
+
+def output_is_a_file(output, single):
+    """One input and an --output with an extension: that file; otherwise --output is a folder."""
+    return single and bool(output) and bool(os.path.splitext(output)[1])
+
+
+def output_path(src, args, single):
+    if output_is_a_file(args.output, single):
+        return args.output
+    stem = os.path.splitext(os.path.basename(src))[0]
+    return os.path.join(args.output or DEFAULT_OUTPUT, f"{stem}_colorized.png")
+
+
+def check_output(output, single):
+    """Refuse, before the model is loaded, an --output that could not be written."""
+    if not output_is_a_file(output, single):
+        check_output_path(output or DEFAULT_OUTPUT, "--output", folder=True)
+        return
+    ext = os.path.splitext(output)[1].lower()
+    if ext not in OUTPUT_EXTENSIONS or not cv2.haveImageWriter(output):
+        usable = " ".join(e for e in OUTPUT_EXTENSIONS if cv2.haveImageWriter("x" + e))
+        raise UserError(f"--output {output}: cannot write {ext} images; end it with one of {usable} "
+                        f"(or / for a folder)")
+    check_output_path(output, "--output")
+
+
+@exit_2_on_user_error
+def main(argv=None):
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    args = parse_args(argv)
+    check_range("saturation", args.saturation, SATURATION_RANGE)
+    check_range("brightness", args.brightness, BRIGHTNESS_RANGE)
+    if args.temperature is not None:
+        check_range("temperature", args.temperature, TEMPERATURE_RANGE)
+    inputs = collect_inputs(args.img_path)
+    check_output(args.output, len(inputs) == 1)
+    colorizer = Colorizer.from_checkpoint(args.model_to_load, args.config_file or None, args.device)
+    if args.temperature is not None:
+        colorizer.set_temperature(args.temperature)
+    failed = 0
+    for src in inputs:
+        try:
+            rgb = read_image_file(src)
+        except (ImageDecodeError, OSError) as e:
+            if len(inputs) == 1:
+                raise UserError(f"cannot read image {src}: {e}") from None
+            print(f"skipped {src}: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        dst = output_path(src, args, len(inputs) == 1)
+        try:
+            write_rgb(dst, colorizer.colorize(rgb, args.saturation, args.brightness))
+        except OSError as e:
+            raise UserError(f"cannot write {dst} ({e.strerror or e}); choose another --output") from None
+        print(f"{src} -> {dst}")
+    if failed == len(inputs):
+        raise UserError(f"none of the {len(inputs)} images could be read")
+    return 0
