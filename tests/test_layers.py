@@ -15,9 +15,11 @@ LAYERS = {
     "data": 2, "metrics": 2,
     "modeling": 3, "solver": 3,
     "checkpoint": 4,
-    "engine": 5,
-    "benchmark": 6,
-    "cli": 7,
+    "deploy": 5,  # exported networks (ONNX) and the runtimes that run them
+    "engine": 6,
+    "video": 7, "serve": 7,  # applications of the engine's colorizer
+    "benchmark": 8,  # figures of everything below, the applications included
+    "cli": 9,
 }
 MAX_FILE_LINES = 400
 MAX_FUNCTION_LINES = 60

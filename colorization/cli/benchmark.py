@@ -16,7 +16,7 @@ import json
 import os
 
 from ..config import load_cfg
-from ..engine.benchmark import FIGURES, parse_which, run_benchmarks
+from ..benchmark import FIGURES, parse_which, run_benchmarks
 from ..errors import UserError
 from ..utils.logger import setup_logger
 from .common import CommandParser, exit_2_on_user_error

@@ -1,5 +1,5 @@
 """Colorize photos: colorize --img_path PATH --model_to_load CKPT [--config-file FILE] [--output OUT]
-(or python tools/inference.py ...).
+[--hints hints.json] [--hint_image scribble.png] [--suggest X,Y] (or python tools/inference.py ...).
 
 PATH is an image file, a folder (searched recursively) or a glob pattern.
 """
@@ -10,6 +10,7 @@ import sys
 
 import cv2
 
+from ..data.hint_files import read_hint_image, read_hints_file
 from ..data.image_io import ImageDecodeError, is_image_name, read_image_file
 from ..engine.predictor import Colorizer
 from ..errors import UserError
@@ -44,7 +45,53 @@ def parse_args(argv=None):
                         ">1 vivid, <1 muted, 0 gray")
     p.add_argument("--brightness", type=float, default=1.0,
                    help=f"lightness factor, {BRIGHTNESS_RANGE[0]} to {BRIGHTNESS_RANGE[1]}: >1 lighter, <1 darker")
+    p.add_argument("--hints", default="", metavar="JSON",
+                   help='hint points for a hint model: {"points": [{"x": 412, "y": 96, "color": "#3a7bd5"}], '
+                        '"size": 3}, in the photo\'s pixels, patch side in network pixels (one photo only)')
+    p.add_argument("--hint_image", default="", metavar="IMAGE",
+                   help="a scribble layer of the photo's size: its opaque pixels (or, without alpha, pixels unlike "
+                        "--hint_background) are hints in their own color (one photo only)")
+    p.add_argument("--hint_background", default="#ffffff", metavar="COLOR",
+                   help="background color of a --hint_image without alpha (default: %(default)s)")
+    p.add_argument("--suggest", default="", metavar="X,Y",
+                   help="print the colors a classification-head model finds likely at photo pixel X,Y (with its "
+                        "hints, if given) instead of colorizing")
     return p.parse_args(argv)
+
+
+def parse_point(text):
+    try:
+        x, y = (int(v) for v in text.split(","))
+    except ValueError:
+        raise UserError(f"--suggest {text!r}: give the pixel as X,Y (two whole numbers, e.g. 120,64)") from None
+    return x, y
+
+
+def load_hints(args, rgb):
+    """UserHints of --hints and --hint_image for a photo (their union), or None."""
+    h, w = rgb.shape[:2]
+    hints = read_hints_file(args.hints, w, h) if args.hints else None
+    if args.hint_image:
+        scribble = read_hint_image(args.hint_image, w, h, args.hint_background)
+        if hints is None:
+            hints = scribble
+        else:
+            hints.scribble_mask, hints.scribble_rgb = scribble.scribble_mask, scribble.scribble_rgb
+    return hints
+
+
+def print_suggestions(colorizer, rgb, args):
+    x, y = parse_point(args.suggest)
+    for mode in colorizer.suggest_colors(rgb, x, y, load_hints(args, rgb)):
+        a, b = mode["ab"]
+        print(f"{mode['hex']}  probability {mode['probability']:.3f}  (a {a:g}, b {b:g})")
+
+
+def read_photo(path):
+    try:
+        return read_image_file(path)
+    except (ImageDecodeError, OSError) as e:
+        raise UserError(f"cannot read image {path}: {e}") from None
 
 
 def check_range(name, value, bounds):
@@ -103,10 +150,20 @@ def main(argv=None):
     if args.temperature is not None:
         check_range("temperature", args.temperature, TEMPERATURE_RANGE)
     inputs = collect_inputs(args.img_path)
-    check_output(args.output, len(inputs) == 1)
+    if (args.hints or args.hint_image or args.suggest) and len(inputs) != 1:
+        raise UserError(f"--hints, --hint_image and --suggest are in one photo's pixels; --img_path names "
+                        f"{len(inputs)} images")
+    if not args.suggest:
+        check_output(args.output, len(inputs) == 1)
     colorizer = Colorizer.from_checkpoint(args.model_to_load, args.config_file or None, args.device)
     if args.temperature is not None:
         colorizer.set_temperature(args.temperature)
+    if (args.hints or args.hint_image) and not colorizer.takes_hints:
+        raise UserError(f"{args.model_to_load} takes no hints (MODEL.ARCH {colorizer.cfg.MODEL.ARCH}, "
+                        f"MODEL.HINTS False); use a hint model such as models/landscape_train/basic_LAB_hints.pth")
+    if args.suggest:
+        print_suggestions(colorizer, read_photo(inputs[0]), args)
+        return 0
     failed = 0
     for src in inputs:
         try:
@@ -118,8 +175,9 @@ def main(argv=None):
             failed += 1
             continue
         dst = output_path(src, args, len(inputs) == 1)
+        out = colorizer.colorize(rgb, args.saturation, args.brightness, load_hints(args, rgb))
         try:
-            write_rgb(dst, colorizer.colorize(rgb, args.saturation, args.brightness))
+            write_rgb(dst, out)
         except OSError as e:
             raise UserError(f"cannot write {dst} ({e.strerror or e}); choose another --output") from None
         print(f"{src} -> {dst}")

@@ -74,27 +74,41 @@ class Colorizer:
             return self.model(x).float()
 
     @torch.no_grad()
+    def predict_lab(self, photos, hints=None):
+        """The colorized LAB (H, W, 3 float32) of each photo at its own size, from one network batch. photos: HxWx3
+        float32 RGB in [0, 1], all of one size (frames of a video); hints: None or one UserHints (or None) each.
+        A LAB model keeps the photo's own L (full resolution and sharpness) under the predicted ab, upsampled; an
+        RGB model's prediction is converted whole."""
+        h, w = photos[0].shape[:2]
+        hints = hints or [None] * len(photos)
+        x = torch.cat([self.network_input(p, hint)[0] for p, hint in zip(photos, hints)])
+        out = self.model.head.predict(self._raw(x), (h, w)).cpu().numpy().transpose(0, 2, 3, 1)
+        if self.cfg.INPUT.COLOR_SPACE != "LAB":
+            return [color.rgb_to_lab(np.clip(o, 0.0, 1.0)) for o in out]
+        labs = []
+        for photo, ab in zip(photos, out):
+            lab = color.rgb_to_lab(photo)
+            lab[:, :, 1:] = ab * color.AB_SCALE
+            labs.append(lab)
+        return labs
+
+    @staticmethod
+    def to_rgb(lab, saturation=1.0, brightness=1.0):
+        """LAB -> HxWx3 uint8 RGB with the mood knobs: saturation scales a and b, brightness scales L."""
+        if saturation != 1.0:
+            lab[:, :, 1:] *= saturation
+        if brightness != 1.0:
+            lab[:, :, 0] = np.clip(lab[:, :, 0] * brightness, 0.0, 100.0)
+        return color.to_uint8(color.lab_to_rgb(lab))
+
     def colorize(self, rgb, saturation=1.0, brightness=1.0, hints=None):
         """HxWx3 uint8 RGB (its color is ignored) -> colorized HxWx3 uint8 RGB of the same size.
 
         saturation scales a and b, brightness scales L (the seed's "mood": vivid or muted, lighter or darker).
         hints: UserHints for a hint model (their colors give ab at and around them).
         """
-        h, w = rgb.shape[:2]
-        rgb01 = color.to_unit(rgb)
-        x, _ = self.network_input(rgb01, hints)
-        out = self.model.head.predict(self._raw(x), (h, w))[0].cpu().numpy()
-        if self.cfg.INPUT.COLOR_SPACE == "LAB":
-            # Full-resolution output: the photo's own L, the predicted ab upsampled.
-            lab = color.rgb_to_lab(rgb01)
-            lab[:, :, 1:] = out.transpose(1, 2, 0) * color.AB_SCALE
-        else:
-            lab = color.rgb_to_lab(np.clip(out.transpose(1, 2, 0), 0.0, 1.0))
-        if saturation != 1.0:
-            lab[:, :, 1:] *= saturation
-        if brightness != 1.0:
-            lab[:, :, 0] = np.clip(lab[:, :, 0] * brightness, 0.0, 100.0)
-        return color.to_uint8(color.lab_to_rgb(lab))
+        lab, = self.predict_lab([color.to_unit(rgb)], [hints])
+        return self.to_rgb(lab, saturation, brightness)
 
     @torch.no_grad()
     def suggest_colors(self, rgb, x, y, hints=None, top=6):
