@@ -1,5 +1,8 @@
 from setuptools import find_packages, setup
 
+# colorization-video: PyAV (FFmpeg), whose wheels carry the H.264 encoder and the demuxers; 18 is the version tested
+VIDEO = ["av>=18"]
+
 setup(
     name="colorization",
     version="0.1.0",
@@ -16,6 +19,7 @@ setup(
             "colorization-export = colorization.cli.export_model:main",
             "colorization-color-prior = colorization.cli.compute_color_prior:main",
             "colorization-figures = colorization.cli.make_figures:main",
+            "colorization-video = colorization.cli.video:main",
         ],
     },
     install_requires=[
@@ -30,7 +34,8 @@ setup(
     extras_require={
         # Test-only: scikit-image checks PSNR/SSIM independently, Pillow writes palette / EXIF / CMYK test files,
         # tensorboard exercises the optional event writer.
-        "dev": ["pytest>=7", "scikit-image>=0.21", "pillow>=9", "tensorboard>=2.10"],
+        "dev": ["pytest>=7", "scikit-image>=0.21", "pillow>=9", "tensorboard>=2.10"] + VIDEO,
         "tb": ["tensorboard>=2.10"],
+        "video": VIDEO,
     },
 )

@@ -4,7 +4,9 @@ as JSON lines). One module per figure:
 - data.py:      images/s of one data-loader worker (one core), ours next to Zhang et al.'s demo preprocessing;
 - train.py:     images/s of the full Trainer next to a bare loop of the same TrainStep on in-memory batches;
 - inference.py: latency of read + colorize + write of a 1024x768 photo, per model;
-- memory.py:    peak memory of each, in fresh processes.
+- memory.py:    peak memory of each, in fresh processes;
+- video.py:     frames/s and flicker (warp error, CDC) of colorization-video on a 640x480 clip with camera motion,
+                frame by frame and with stability, and their ratios.
 
 On CUDA, training and inference also get MFU: achieved FLOP/s (forward FLOPs counted by torch's FlopCounterMode,
 83.4 GFLOP for eccv16 at 256x256 (the published 83.5), 1.4 for basic; a training image costs 3x its forward) over
@@ -20,9 +22,10 @@ from .data import bench_data
 from .inference import bench_inference
 from .memory import bench_memory
 from .train import bench_train
+from .video import bench_video
 
-FIGURES = ("data", "train", "inference", "memory")
-DEFAULT_ITERS = {"data": 100, "train": 72, "inference": 10, "memory": 20}
+FIGURES = ("data", "train", "inference", "memory", "video")
+DEFAULT_ITERS = {"data": 100, "train": 72, "inference": 10, "memory": 20, "video": 90}  # video: frames of the clip
 
 
 def parse_which(text):
@@ -49,6 +52,8 @@ def run_benchmarks(cfg, which, iters=None, model_paths=(), device="auto", peak_t
                 new = bench_train(cfg, n, os.path.join(workdir, "train"), peak_tflops, train_images)
             elif w == "inference":
                 new = bench_inference(cfg, model_paths, n, workdir, device, peak_tflops)
+            elif w == "video":
+                new = bench_video(cfg, model_paths, n, workdir, device)
             else:
                 new = bench_memory(cfg, model_paths, n, workdir, device)
             load = loadavg()
