@@ -176,8 +176,9 @@ def _quick_hint_cfg(photo_dir, out):
     from conftest import REPO
     import os
     return load_cfg(os.path.join(REPO, "configs", "quick", "basic_hints_quick.yaml"),
-                    ["OUTPUT_DIR", str(out), "PREDICTIONS_DIR", str(out / "preds"), "DATASETS.TRAIN", f"('{photo_dir}',)",
-                     "DATASETS.TEST", f"('{photo_dir}',)", "SOLVER.IMS_PER_BATCH", "4"])
+                    ["OUTPUT_DIR", str(out), "PREDICTIONS_DIR", str(out / "preds"),
+                     "DATASETS.TRAIN", f"('{photo_dir}',)", "DATASETS.TEST", f"('{photo_dir}',)",
+                     "SOLVER.IMS_PER_BATCH", "4"])
 
 
 def test_hint_training_resumes_bit_identically(tmp_path, photo_dir):
@@ -227,6 +228,7 @@ def test_suggested_colors_of_a_classification_hint_model(photo_path):
     assert [m["probability"] for m in modes] == sorted((m["probability"] for m in modes), reverse=True)
     with pytest.raises(UserError, match="outside the photo"):
         colorizer.suggest_colors(rgb, rgb.shape[1], 0)
-    regression = Colorizer(build_model(load_cfg(None, ["MODEL.HINTS", "True"])), load_cfg(None), torch.device("cpu"))
+    hint_cfg = load_cfg(None, ["MODEL.HINTS", "True"])
+    regression = Colorizer(build_model(hint_cfg), hint_cfg, torch.device("cpu"))
     with pytest.raises(UserError, match="MODEL.HEAD classification"):
         regression.suggest_colors(rgb, 1, 1)

@@ -63,7 +63,8 @@ def main(argv=None):
     p.add_argument("--lab", required=True, help="checkpoint of a model trained in LAB")
     p.add_argument("--metrics", required=True, help="metrics.jsonl of the LAB model's training run")
     p.add_argument("--hints_model", default="", metavar="CKPT",
-                   help="a hint model: also draw hints.png (gray | automatic | 5 hints from the photo's colors | target)")
+                   help="a hint model: also draw hints.png (gray | automatic | 5 hints from the photo's colors | "
+                        "target)")
     p.add_argument("--dataset", default="landscape_val", help="where the photos come from (default: %(default)s)")
     p.add_argument("--config-file", default="", metavar="FILE",
                    help="YAML config for reading the --dataset (its DATASETS and INPUT keys; default: the defaults)")
@@ -94,8 +95,9 @@ def main(argv=None):
         raise UserError("matplotlib is needed for the training curves")
     written = ["rgb_vs_lab.png", "saturation.png", "training_curves.png"]
     if args.hints_model:
-        hints_figure(os.path.join(args.output, "hints.png"), Colorizer.from_checkpoint(args.hints_model, device="cpu"),
-                     photos, [data.names[i] for i in args.images], args.size)
+        hint_model = Colorizer.from_checkpoint(args.hints_model, device="cpu")
+        hints_figure(os.path.join(args.output, "hints.png"), hint_model, photos, [data.names[i] for i in args.images],
+                     args.size)
         written.append("hints.png")
     for name in written:
         print(os.path.join(args.output, name))
