@@ -135,7 +135,8 @@ def colorfulness(rgb: torch.Tensor) -> torch.Tensor:
 
 
 def auc_ab(pred_ab: torch.Tensor, target_ab: torch.Tensor, max_threshold: int = 150) -> torch.Tensor:
-    """Zhang et al.'s AuC per image: fraction of pixels with ||ab_pred - ab_gt||_2 <= t, averaged over t = 0..max_threshold.
+    """Zhang et al.'s AuC per image: fraction of pixels with ||ab_pred - ab_gt||_2 <= t, averaged over
+    t = 0..max_threshold.
 
     Exact without a (thresholds x pixels) tensor: for integer t, e <= t <=> ceil(e) <= t, so a pixel counts for
     max(0, max_threshold + 1 - ceil(e)) of the max_threshold + 1 thresholds. Result in [0, 1].

@@ -176,8 +176,9 @@ def _quick_hint_cfg(photo_dir, out):
     from conftest import REPO
     import os
     return load_cfg(os.path.join(REPO, "configs", "quick", "basic_hints_quick.yaml"),
-                    ["OUTPUT_DIR", str(out), "PREDICTIONS_DIR", str(out / "preds"), "DATASETS.TRAIN", f"('{photo_dir}',)",
-                     "DATASETS.TEST", f"('{photo_dir}',)", "SOLVER.IMS_PER_BATCH", "4"])
+                    ["OUTPUT_DIR", str(out), "PREDICTIONS_DIR", str(out / "preds"),
+                     "DATASETS.TRAIN", f"('{photo_dir}',)", "DATASETS.TEST", f"('{photo_dir}',)",
+                     "SOLVER.IMS_PER_BATCH", "4"])
 
 
 def test_hint_training_resumes_bit_identically(tmp_path, photo_dir):
@@ -199,3 +200,35 @@ def test_hint_training_resumes_bit_identically(tmp_path, photo_dir):
     assert {"val_psnr", "val_hints1_psnr", "val_hints5_psnr", "val_baseline_psnr"} <= set(metrics[-1])
     grid = cv2.imread(str(tmp_path / "whole" / "preds" / "whole" / "epoch_2" / "grid.png"))
     assert grid.shape[1] == 4 * 64 + 3 * 4  # gray | target | prediction | with hints
+
+
+def test_distribution_modes_are_the_peaks_by_mass():
+    from colorization.engine.predictor import distribution_modes
+    from colorization.modeling.color_bins import ab_gamut_bins
+    bins = ab_gamut_bins()
+    distance_to = lambda a, b: ((bins - torch.tensor([a, b])) ** 2).sum(dim=1)  # noqa: E731
+    probs = 0.7 * torch.softmax(-distance_to(-20, 40) / 50, 0) + 0.3 * torch.softmax(-distance_to(40, 10) / 50, 0)
+    modes = distribution_modes(probs, bins, top=4)
+    assert modes[0]["ab"] == [-20.0, 40.0] and modes[1]["ab"] == [40.0, 10.0]
+    assert modes[0]["probability"] > modes[1]["probability"] > 0.1
+    assert sum(m["probability"] for m in modes[:2]) <= 1.0 + 1e-6
+
+
+def test_suggested_colors_of_a_classification_hint_model(photo_path):
+    from colorization.data.image_io import read_image_file
+    from colorization.engine.predictor import Colorizer
+    cfg = load_cfg(None, ["MODEL.HINTS", "True", "MODEL.HEAD", "classification", "INPUT.SIZE", "64",
+                          "MODEL.BASIC_WIDTH", "8"])
+    torch.manual_seed(0)
+    colorizer = Colorizer(build_model(cfg), cfg, torch.device("cpu"))
+    rgb = read_image_file(photo_path)
+    modes = colorizer.suggest_colors(rgb, 10, 20, top=3)
+    assert 1 <= len(modes) <= 3
+    assert all(m["hex"].startswith("#") and len(m["hex"]) == 7 for m in modes)
+    assert [m["probability"] for m in modes] == sorted((m["probability"] for m in modes), reverse=True)
+    with pytest.raises(UserError, match="outside the photo"):
+        colorizer.suggest_colors(rgb, rgb.shape[1], 0)
+    hint_cfg = load_cfg(None, ["MODEL.HINTS", "True"])
+    regression = Colorizer(build_model(hint_cfg), hint_cfg, torch.device("cpu"))
+    with pytest.raises(UserError, match="MODEL.HEAD classification"):
+        regression.suggest_colors(rgb, 1, 1)

@@ -12,7 +12,7 @@ from conftest import REPO
 
 MODELS_DIR = os.path.join(REPO, "models", "landscape_train")
 CARD = os.path.join(MODELS_DIR, "README.md")
-SHIPPED = {"basic_LAB.pth": "LAB", "basic_RGB.pth": "RGB"}
+SHIPPED = {"basic_LAB.pth": "LAB", "basic_RGB.pth": "RGB", "basic_LAB_hints.pth": "LAB"}
 
 
 def card_metric(model_file, row):
@@ -43,3 +43,18 @@ def test_shipped_model_reproduces_its_model_card(model_file):
     card_model, card_baseline = card_metric(model_file, "PSNR (dB)")
     assert abs(model["psnr"] - card_model) < 0.1
     assert abs(baseline["psnr"] - card_baseline) < 0.1
+
+
+def test_hint_model_reproduces_its_card_along_the_number_of_hints():
+    """The card's table against the number of hints: PSNR at each count within 0.1 dB, and 10 hints at least
+    1.5 dB above "no color"."""
+    comparison = compare_checkpoints([os.path.join(MODELS_DIR, "basic_LAB_hints.pth")], "landscape_val",
+                                     device="cpu", num_images=0, progress=False)
+    metrics, baseline = comparison.models[0].metrics, comparison.baselines[0].metrics
+    section = open(CARD, encoding="utf-8").read().split("## basic_LAB_hints.pth", 1)[1].split("\n## ", 1)[0]
+    rows = dict(re.findall(r"^\| (\d+) \| ([0-9.]+) \|", section, re.M))
+    assert set(rows) == {"0", "1", "2", "5", "10", "20"}
+    for count, psnr in rows.items():
+        key = "psnr" if count == "0" else f"hints{count}_psnr"
+        assert abs(metrics[key] - float(psnr)) < 0.1, (count, metrics[key], psnr)
+    assert metrics["hints10_psnr"] - baseline["psnr"] >= 1.5

@@ -90,7 +90,8 @@ def _memory_child(kind, cfg_yaml, arg, device_name):
         model = model.to(memory_format=memory_format).train()
         step = model_step(model, cfg, device, build_optimizer(cfg, model))
         b, s = cfg.SOLVER.IMS_PER_BATCH, cfg.INPUT.SIZE
-        batch = {"input": torch.rand(b, model.in_channels, s, s, device=device).sub(0.5).contiguous(memory_format=memory_format),
+        x = torch.rand(b, model.in_channels, s, s, device=device).sub(0.5)
+        batch = {"input": x.contiguous(memory_format=memory_format),
                  "target": torch.rand(b, color.target_channels(cfg.INPUT.COLOR_SPACE), s, s,
                                       device=device).sub(0.5).mul(0.6)}
         out["batch"] = b

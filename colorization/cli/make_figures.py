@@ -6,18 +6,49 @@ colorization-figures --rgb models/landscape_train/basic_RGB.pth --lab models/lan
 """
 import os
 
+import torch
+
 from ..config import load_cfg
 from ..data import color
 from ..data.build import build_dataset
+from ..data.hint_files import UserHints
+from ..data.hints import user_hint_channels
 from ..data.transforms import resize_center_crop
+from ..engine.evaluator import evaluation_hints
 from ..engine.predictor import Colorizer
 from ..errors import UserError
 from ..utils.io import check_output_path
 from ..utils.plots import plot_training_curves
-from ..utils.visualize import hstack, header_row, vstack, write_rgb
+from ..utils.visualize import header_row, hstack, mark_hints, vstack, write_rgb
 from .common import CommandParser, exit_2_on_user_error
 
 SATURATIONS = (0.0, 0.5, 1.0, 1.5, 2.0)
+
+
+def ground_truth_hints(photo, count, name, model_size):
+    """`count` points a user could have clicked, where evaluation draws its hints, each with the photo's own mean
+    color there: UserHints in the photo's pixels (patch side 3), and the patches they give on the network's grid."""
+    _, target = color.encode(color.to_unit(photo), "LAB")
+    _, (drawn,) = evaluation_hints(torch.from_numpy(target)[None], [name], count)
+    lab = color.rgb_to_lab(color.to_unit(photo))
+    hints = UserHints(size=3)
+    for top, left, side in drawn:
+        patch = lab[top:top + side, left:left + side].reshape(-1, 3).mean(axis=0)
+        rgb = color.lab_to_rgb(patch.reshape(1, 1, 3).astype("float32"))[0, 0]
+        hints.points.append((left + side / 2.0 - 0.5, top + side / 2.0 - 0.5, tuple(float(v) for v in rgb)))
+    h, w = photo.shape[:2]
+    return hints, user_hint_channels(hints, w, h, model_size)[2]
+
+
+def hints_figure(path, model, photos, names, size, count=5):
+    """gray | automatic | with `count` hints (marked) | target, one row per photo."""
+    rows = [header_row(["gray", "automatic", f"{count} hints", "target"], size)]
+    for photo, name in zip(photos, names):
+        hints, points = ground_truth_hints(photo, count, name, model.cfg.INPUT.SIZE)
+        hinted = model.colorize(photo, hints=hints)
+        scale = size / model.cfg.INPUT.SIZE
+        rows.append(hstack([gray_of(photo), model.colorize(photo), mark_hints(hinted, points, scale), photo]))
+    write_rgb(path, vstack(rows))
 
 
 def gray_of(rgb):
@@ -31,6 +62,9 @@ def main(argv=None):
     p.add_argument("--rgb", required=True, help="checkpoint of a model trained in RGB")
     p.add_argument("--lab", required=True, help="checkpoint of a model trained in LAB")
     p.add_argument("--metrics", required=True, help="metrics.jsonl of the LAB model's training run")
+    p.add_argument("--hints_model", default="", metavar="CKPT",
+                   help="a hint model: also draw hints.png (gray | automatic | 5 hints from the photo's colors | "
+                        "target)")
     p.add_argument("--dataset", default="landscape_val", help="where the photos come from (default: %(default)s)")
     p.add_argument("--config-file", default="", metavar="FILE",
                    help="YAML config for reading the --dataset (its DATASETS and INPUT keys; default: the defaults)")
@@ -59,6 +93,12 @@ def main(argv=None):
 
     if plot_training_curves(args.metrics, os.path.join(args.output, "training_curves.png")) is None:
         raise UserError("matplotlib is needed for the training curves")
-    for name in ("rgb_vs_lab.png", "saturation.png", "training_curves.png"):
+    written = ["rgb_vs_lab.png", "saturation.png", "training_curves.png"]
+    if args.hints_model:
+        hint_model = Colorizer.from_checkpoint(args.hints_model, device="cpu")
+        hints_figure(os.path.join(args.output, "hints.png"), hint_model, photos, [data.names[i] for i in args.images],
+                     args.size)
+        written.append("hints.png")
+    for name in written:
         print(os.path.join(args.output, name))
     return 0

@@ -1,4 +1,5 @@
-"""Geometric transforms on HxWx3 uint8 images: resize + centre crop for evaluation, random resized crop + flip for training."""
+"""Geometric transforms on HxWx3 uint8 images: resize + centre crop for evaluation, random resized crop + flip for
+training."""
 import math
 
 import cv2

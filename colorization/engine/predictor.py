@@ -1,4 +1,5 @@
-"""Colorizing photos at full resolution with a trained model: the net sees INPUT.SIZE, the output keeps the photo's size."""
+"""Colorizing photos at full resolution with a trained model (the net sees INPUT.SIZE, the output keeps the photo's
+size), with user hints; the colors a model suggests at a point."""
 import logging
 
 import cv2

@@ -103,8 +103,8 @@ class SIGGRAPH17Net(nn.Module):
     """"Real-Time User-Guided Image Colorization" (SIGGRAPH 2017): L and optional user hints -> ab.
 
     Input: (B, 1, H, W) holding (L - 50) / 100 (automatic: zero hints are appended inside), or (B, 4, H, W) with
-    the hint ab (ab / 110, zero where no hint) and the 0/1 hint mask after L, as the official weights expect. ``forward``
-    returns ab / 110 at (H, W); ``forward_logits`` the 529 ab-grid logits at (ceil(H/4), ceil(W/4)).
+    the hint ab (ab / 110, zero where no hint) and the 0/1 hint mask after L, as the official weights expect.
+    ``forward`` returns ab / 110 at (H, W); ``forward_logits`` the 529 ab-grid logits at (ceil(H/4), ceil(W/4)).
     """
 
     def __init__(self, num_classes: int = SIGGRAPH17_GRID_SIDE ** 2):
