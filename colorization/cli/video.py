@@ -22,7 +22,7 @@ from ..video import VideoOptions, check_output, colorize_video, open_output, ope
 from ..video.hints_track import read_keyframes
 from ..video.pipeline import DEFAULT_BATCH
 from ..video.stability import DEFAULT_STABILITY
-from ..video.writing import CRF_RANGE, DEFAULT_CRF, DEFAULT_PRESET, X264_PRESETS
+from ..video.writing import CRF_RANGE, DEFAULT_CRF, DEFAULT_PRESET, X264_PRESETS, output_kind
 from .common import CommandParser, exit_2_on_user_error
 from .inference import BRIGHTNESS_RANGE, SATURATION_RANGE, TEMPERATURE_RANGE, check_range
 
@@ -86,9 +86,10 @@ def default_output(video):
 
 
 def figures_path(output):
-    base = output.rstrip("/")
-    root, ext = os.path.splitext(base)
-    return (root if ext else base) + ".flicker.json"
+    """OUT.flicker.json beside OUT: clip.mp4 -> clip.flicker.json, a folder frames/ -> frames.flicker.json."""
+    if output_kind(output) == "frames":
+        return output.rstrip("/") + ".flicker.json"
+    return os.path.splitext(output)[0] + ".flicker.json"
 
 
 def load_colorizer(args):

@@ -1,10 +1,14 @@
 """A video through the colorizer: a reader thread decodes frames and measures their motion, the main thread runs the
 network on batches of frames and carries color along the motion, a writer thread measures the flicker of the output
 and encodes it. Pipes between them are bounded: memory does not grow with the length of the video."""
+import contextlib
 import itertools
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Optional
+
+import torch
 
 from ..data import color
 from .flicker import FlickerMeter
@@ -40,14 +44,31 @@ class VideoReport:
     stability: float
     damage: Optional[Damage] = None
     notes: list = field(default_factory=list)
+    network_threads: Optional[int] = None  # torch's CPU threads during the run
 
     def as_dict(self):
         out = {"frames": self.frames, "size": f"{self.width}x{self.height}", "seconds": round(self.seconds, 3),
-               "frames_per_s": round(self.frames_per_s, 2), "stability": self.stability, **self.flicker}
+               "frames_per_s": round(self.frames_per_s, 2), "stability": self.stability, **self.flicker,
+               "network_threads": self.network_threads}
         if self.damage is not None:
             out["stopped_at"] = {"frame": self.damage.frame, "time_s": round(self.damage.time, 3),
                                  "reason": self.damage.reason}
         return out
+
+
+@contextlib.contextmanager
+def network_threads(device):
+    """On a CPU the network's threads leave one core to the reader and writer threads (decoding, flow, flicker
+    measurement, encoding), which run beside it all the time: torch's spinning workers would otherwise fight them
+    for it."""
+    before = torch.get_num_threads()
+    if device.type == "cpu":
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        torch.set_num_threads(max(1, min(before, cores - 1)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def batch_size(requested, width, height):
@@ -128,7 +149,9 @@ def colorize_video(colorizer, source, output, options=None, progress=None):
     options = options or VideoOptions()
     start = time.perf_counter()
     run = _Run(colorizer, source, output, options, progress)
-    run.run()
+    with network_threads(colorizer.device):
+        threads = torch.get_num_threads()
+        run.run()
     seconds = time.perf_counter() - start
     frames = run.meter.frames
     notes = list(output.notes)
@@ -136,4 +159,4 @@ def colorize_video(colorizer, source, output, options=None, progress=None):
         notes.append(f"keyframes past the last frame ({run.tracker.last_frame}) were not used: "
                      f"{', '.join(map(str, run.tracker.unreached()))}")
     return VideoReport(frames, source.info.width, source.info.height, seconds, frames / max(seconds, 1e-9),
-                       run.meter.summary(), options.stability, source.damage, notes)
+                       run.meter.summary(), options.stability, source.damage, notes, threads)

@@ -123,27 +123,31 @@ class MotionEstimator:
 
 class Stabilizer:
     """Blends each frame's predicted ab (full size, HxWx2) with the previous output's, carried along the motion:
-    out = pred + strength * reliability * (warp(prev) - pred). strength 0 is plain frame-by-frame."""
+    out = pred + strength * reliability * (warp(prev) - pred); strength 0 is plain frame by frame. The blend is
+    worked out at the flow's reduced size and the correction scaled up onto the full-size prediction: the network's
+    ab (predicted at INPUT.SIZE and upsampled) holds no finer detail, and the full-size warp would cost more than
+    the network on a CPU."""
 
     def __init__(self, strength=DEFAULT_STABILITY):
         self.strength = float(strength)
-        self._prev = None
+        self._prev = None  # the previous output's ab at the reduced size
         self._grid = None
 
     def __call__(self, ab, motion):
         if self.strength <= 0.0:
             return ab
-        if self._prev is None or motion.cut:
-            self._prev = ab
-            return ab
         h, w = ab.shape[:2]
-        if self._grid is None or self._grid.shape[:2] != (h, w):
-            self._grid = pixel_grid(w, h)
-        carried = warp(self._prev, upscale_flow(motion.flow, (w, h)), self._grid)
-        weight = cv2.resize(motion.reliability, (w, h), interpolation=cv2.INTER_LINEAR)
-        weight *= self.strength
-        out = carried - ab
-        out *= weight[:, :, None]
-        out += ab
-        self._prev = out
-        return out
+        sh, sw = motion.lightness.shape
+        small = cv2.resize(np.ascontiguousarray(ab), (sw, sh), interpolation=cv2.INTER_AREA)
+        if self._prev is None or motion.cut:
+            self._prev = small
+            return ab
+        if self._grid is None or self._grid.shape[:2] != (sh, sw):
+            self._grid = pixel_grid(sw, sh)
+        correction = warp(self._prev, motion.flow, self._grid)
+        correction -= small
+        correction *= (self.strength * motion.reliability)[:, :, None]
+        self._prev = small + correction
+        if (sw, sh) != (w, h):
+            correction = cv2.resize(correction, (w, h), interpolation=cv2.INTER_LINEAR)
+        return ab + correction

@@ -25,9 +25,10 @@ PNG_COMPRESSION = 1  # fast; frames of a film are many
 
 
 def output_kind(path):
-    """'video' for a path ending in one of VIDEO_FORMATS, 'frames' for one without an extension (a folder)."""
+    """'video' for a path ending in one of VIDEO_FORMATS, 'frames' for a folder: one ending in /, one without an
+    extension, or one that exists."""
     ext = os.path.splitext(path.rstrip("/"))[1].lower()
-    if path.endswith(("/", os.sep)) or not ext:
+    if path.endswith(("/", os.sep)) or not ext or os.path.isdir(path):
         return "frames"
     if ext in VIDEO_FORMATS:
         return "video"
