@@ -3,10 +3,7 @@ timestamps and sound of the output equal the input's; stability lowers the flick
 network and follow the shot; damaged, empty and wrong inputs; Ctrl-C and a killed run leave nothing half-written."""
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
+from fractions import Fraction
 
 import av
 import cv2
@@ -15,7 +12,7 @@ import pytest
 
 from colorization.benchmark.video import camera_motion, write_clip
 from colorization.video.reading import natural_key
-from conftest import REPO, run_tools_in_one_process
+from conftest import REPO, run_tool, run_tools_in_one_process
 
 TOOL = os.path.join(REPO, "tools", "colorize_video.py")
 MODEL = os.path.join(REPO, "models", "landscape_train", "basic_LAB.pth")
@@ -59,11 +56,11 @@ def clips(tmp_path_factory, photo_dir):
         yield from camera_motion(a, SIZE, SHOT, pan=3, bob=2, zoom=0.05)
         yield from camera_motion(b, SIZE, 8, pan=3, bob=0, zoom=0)
 
-    write_clip(str(folder / "pan_cut.mp4"), shots())
+    write_clip(str(folder / "pan_cut.mp4"), shots(), rotation=90)  # shot on a phone held upright
     times = np.cumsum([0.0] + [0.04 if i % 3 else 0.1 for i in range(11)])  # variable frame rate
     write_clip(str(folder / "vfr.mkv"), camera_motion(a, SIZE, 12), times=list(times), audio_codec="pcm_s16le")
     write_clip(str(folder / "camera.avi"), camera_motion(b, SIZE, 10), fps=15, video_codec="mjpeg",
-               audio_codec="pcm_u8")
+               audio_codec="pcm_u8", sample_aspect_ratio=Fraction(10, 11))  # an old camera: not square pixels
     long_clip = [cv2.resize(a, (64, 48))] * 1500
     write_clip(str(folder / "long.mp4"), iter(long_clip), audio=False)
     # a damaged file: a clip whose index comes first (as cameras and web videos write it), cut off part way
@@ -111,6 +108,8 @@ def test_a_clip_keeps_its_frames_size_rate_timestamps_and_sound(clips, runs):
     assert len(frames_out) == len(frames_in) == SHOT + 8
     assert frames_out[0].shape == frames_in[0].shape == (SIZE[1], SIZE[0], 3)
     assert rate_out == rate_in == 25
+    with av.open(str(out / "pan.mp4")) as container:
+        assert next(container.decode(video=0)).rotation == 90  # the display rotation is kept
     np.testing.assert_allclose(times_out, times_in, atol=1e-3)
     assert audio_packets(out / "pan.mp4") == audio_packets(clips / "pan_cut.mp4")  # copied byte for byte
     assert audio_packets(clips / "pan_cut.mp4")[0][0] == "aac"
@@ -157,6 +156,8 @@ def test_sound_mp4_cannot_hold_is_reencoded_and_mkv_keeps_it(clips, runs):
     for name in ("avi.mp4", "avi.mkv"):
         frames, times, rate = decode(out / name)
         assert len(frames) == 10 and rate == 15 and frames[0].shape == (SIZE[1], SIZE[0], 3)
+        with av.open(str(out / name)) as container:
+            assert container.streams.video[0].sample_aspect_ratio == Fraction(10, 11)
 
 
 def test_image_sequences_in_natural_order_and_frames_out(clips, runs):
@@ -271,6 +272,20 @@ def test_the_network_sees_each_hint_where_its_point_has_moved(clips):
         truth = _content_position(i, clicked["x"], clicked["y"])
         assert np.hypot(x - truth[0], y - truth[1]) < 3  # the tracked point stays on the clicked content
     assert x < clicked["x"] - 30
+
+
+def test_the_benchmark_video_figure(tmp_path):
+    result = run_tool("benchmark.py", "--config-file", os.path.join(REPO, "configs", "base_config_LAB.yaml"),
+                      "--which", "video", "--iters", "6", "--model_to_load", MODEL, env={"OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    plain, steady = (json.loads(line) for line in result.stdout.splitlines() if line.strip())
+    assert plain["figure"] == steady["figure"] == "video" and plain["clip"].startswith("640x480 H.264 + AAC, 6 frames")
+    assert (plain["stability"], steady["stability"]) == (0.0, 0.85)
+    for row in (plain, steady):
+        assert row["frames_per_s"] > 0 and row["cpu_ms_per_frame"] > 0 and row["warp_error_ab"] > 0 and row["cdc"] > 0
+    assert steady["warp_error_ab_x_frame_by_frame"] == pytest.approx(steady["warp_error_ab"] / plain["warp_error_ab"],
+                                                                     rel=1e-2)
+    assert steady["cdc_x_frame_by_frame"] == pytest.approx(steady["cdc"] / plain["cdc"], rel=1e-2)
 
 
 def test_the_installed_command_is_the_tools_main():

@@ -43,14 +43,19 @@ def tone(seconds, rate=AUDIO_RATE):
 
 
 def write_clip(path, frames, fps=CLIP_FPS, times=None, audio=True, video_codec="libx264", audio_codec="aac",
-               options=None):
+               options=None, rotation=0, sample_aspect_ratio=None):
     """Encode RGB uint8 frames into `path` (container from its extension) at `fps`, or at `times` (seconds, one per
-    frame: variable frame rate), with a tone as sound (audio_codec) unless audio is False. Returns the frame count."""
+    frame: variable frame rate), with a tone as sound (audio_codec) unless audio is False, a display rotation
+    (degrees) as a phone records one and a pixel shape (DV's 10:11...). Returns the frame count."""
     av = pyav()
     container = av.open(path, "w", options=options or {})
     time_base = Fraction(1, 1000) if times is not None else Fraction(1, fps)
     video = container.add_stream(video_codec, rate=fps)
     video.time_base = video.codec_context.time_base = time_base
+    if rotation:
+        video.set_display_rotation(rotation)
+    if sample_aspect_ratio:
+        video.codec_context.sample_aspect_ratio = sample_aspect_ratio
     sound = container.add_stream(audio_codec, rate=AUDIO_RATE, layout="mono") if audio else None
     count = 0
     for i, rgb in enumerate(frames):

@@ -102,6 +102,14 @@ def load_colorizer(args):
     return colorizer
 
 
+def expected_frames(info):
+    """For the progress bar's time left: the announced frame count, else duration x rate (MKV and WebM announce
+    only a duration)."""
+    if info.frame_count:
+        return info.frame_count
+    return round(info.duration * info.rate) if info.duration else None
+
+
 def _interrupt(signum, frame):
     raise KeyboardInterrupt()
 
@@ -137,7 +145,7 @@ def run(args):
         colorizer = load_colorizer(args)
         options = VideoOptions(args.stability, args.batch, args.saturation, args.brightness, keyframes)
         sink = open_output(output, source.info, source, args.crf, args.preset)
-        with tqdm(total=source.info.frame_count, unit="frame", desc="colorizing", file=sys.stderr,
+        with tqdm(total=expected_frames(source.info), unit="frame", desc="colorizing", file=sys.stderr,
                   dynamic_ncols=True, mininterval=0.5) as bar:
             try:
                 result = colorize_video(colorizer, source, sink, options, progress=bar.update)

@@ -48,6 +48,8 @@ class VideoInfo:
     frame_count: Optional[int]  # announced by the container, or None
     duration: Optional[float]  # announced, in seconds, or None
     rotation: int = 0  # display rotation in degrees (phone videos), kept in the output
+    # pixel shape: not square in anamorphic video (DV's 720x480 shows as 4:3 or 16:9), kept in the output
+    sample_aspect_ratio: Optional[Fraction] = None
 
 
 def natural_key(path):
@@ -118,8 +120,9 @@ class VideoFileSource:
     def _info(self):
         s = self._stream
         rate = s.average_rate or s.guessed_rate or Fraction(DEFAULT_SEQUENCE_FPS)
+        sar = s.sample_aspect_ratio or s.codec_context.sample_aspect_ratio
         return VideoInfo(self.first.rgb.shape[1], self.first.rgb.shape[0], s.time_base, Fraction(rate),
-                         s.frames or None, self._duration, self._rotation)
+                         s.frames or None, self._duration, self._rotation, Fraction(sar) if sar else None)
 
     def _announced_duration(self):
         """Seconds, from the stream's header, else the container's (which may include a longer sound track)."""

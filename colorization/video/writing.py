@@ -1,6 +1,6 @@
-"""Frames out: an H.264 video (MP4, MOV or MKV; yuv420p; the source's timestamps, frame rate and rotation; its
-sound copied) or a folder of PNG frames. Either is written under a temporary name beside the final one and renamed
-when complete, so a killed run never leaves a truncated file under the name the user asked for."""
+"""Frames out: an H.264 video (MP4, MOV or MKV; yuv420p; the source's timestamps, frame rate, rotation and pixel
+shape; its sound copied) or a folder of PNG frames. Either is written under a temporary name beside the final one
+and renamed when complete, so a killed run never leaves a truncated file under the name the user asked for."""
 import os
 import shutil
 import tempfile
@@ -94,6 +94,8 @@ class VideoFileOutput:
         stream.codec_context.time_base = self.info.time_base
         if self.info.rotation:
             stream.set_display_rotation(self.info.rotation)
+        if self.info.sample_aspect_ratio and self.info.sample_aspect_ratio != 1:
+            stream.codec_context.sample_aspect_ratio = self.info.sample_aspect_ratio
         audio = AudioTrack(self.source.path, container, self.format) if self.source.audio_streams else None
         return container, stream, audio
 
