@@ -1,5 +1,7 @@
 from setuptools import find_packages, setup
 
+ONNX = ["onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.17"]
+
 setup(
     name="colorization",
     version="0.1.0",
@@ -29,8 +31,10 @@ setup(
     ],
     extras_require={
         # Test-only: scikit-image checks PSNR/SSIM independently, Pillow writes palette / EXIF / CMYK test files,
-        # tensorboard exercises the optional event writer.
-        "dev": ["pytest>=7", "scikit-image>=0.21", "pillow>=9", "tensorboard>=2.10"],
+        # tensorboard exercises the optional event writer; the tests also run the ONNX export and runtime.
+        "dev": ["pytest>=7", "scikit-image>=0.21", "pillow>=9", "tensorboard>=2.10", *ONNX],
         "tb": ["tensorboard>=2.10"],
+        # colorization-export --format onnx (torch's exporter needs onnxscript) and the onnxruntime backend.
+        "onnx": ONNX,
     },
 )

@@ -15,6 +15,7 @@ from colorization.data.hint_files import UserHints
 from colorization.data.image_io import read_image_file
 from colorization.deploy import export_onnx, load_onnx_model, save_onnx
 from colorization.deploy.onnx_format import OPSET, read_metadata
+from colorization.deploy.onnx_quantize import calibration_feeds, quantize_int8
 from colorization.engine.compare import compare_checkpoints
 from colorization.engine.predictor import Colorizer
 from colorization.errors import UserError
@@ -176,6 +177,20 @@ def test_evaluation_is_the_same_through_either_backend(exported, photo_dir):
         assert by_onnx.metrics[key] == pytest.approx(value, abs=1e-3), key
         assert in_memory.metrics[key] == pytest.approx(value, abs=1e-3), key
     assert len(by_onnx.kept) == 2 and "hinted" in by_onnx.kept[0]
+
+
+def test_int8_variant_of_a_hint_network(exported, photo_dir, photo, tmp_path):
+    """siggraph17 trained without MODEL.HINTS reads 1-channel data: calibration gives its hint inputs as zeros."""
+    torch_c, onnx_c, path = exported("siggraph17_regression")
+    feeds = calibration_feeds(torch_c.cfg, str(photo_dir), count=4)
+    assert len(feeds) == 4 and feeds[0]["hint_ab"].shape == (1, 2, 32, 32) and not feeds[0]["hint_mask"].any()
+    quantize_int8(path, str(tmp_path / "int8.onnx"), feeds)
+    int8 = Colorizer.from_checkpoint(str(tmp_path / "int8.onnx"))
+    assert int8.model.precision == "int8" and int8.takes_hints
+    x, _ = torch_c.network_input(color.to_unit(photo), _hints(photo))
+    got, want = int8.backend.readout(x), onnx_c.backend.readout(x)
+    assert got.shape == want.shape and torch.isfinite(got).all()
+    assert 0 < float((got - want).abs().mean()) < 0.1  # quantised: close to float, not equal
 
 
 def test_an_exported_model_cannot_be_trained(exported):

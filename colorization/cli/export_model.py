@@ -74,7 +74,8 @@ def export_onnx_file(args):
     if not args.int8:
         save_onnx(proto, args.output)
         return f"opset {OPSET}, float32"
-    with tempfile.TemporaryDirectory(prefix="colorization_export_", dir=os.path.dirname(os.path.abspath(args.output))) as tmp:
+    folder = os.path.dirname(os.path.abspath(args.output))
+    with tempfile.TemporaryDirectory(prefix="colorization_export_", dir=folder) as tmp:
         float_path, int8_path = os.path.join(tmp, "float32.onnx"), os.path.join(tmp, "int8.onnx")
         save_onnx(proto, float_path)
         del proto

@@ -7,6 +7,7 @@ import tempfile
 import numpy as np
 
 from ..data.build import build_dataset
+from ..data.hints import empty_hints, hint_input
 from ..modeling.registry import takes_hints
 from ..utils.io import atomic_write
 from . import onnx_format as fmt
@@ -23,7 +24,10 @@ def calibration_feeds(cfg, dataset, count=CALIBRATION_PHOTOS):
     data = build_dataset(cfg, [dataset], train=hints)
     feeds = []
     for index in range(min(count, len(data))):
-        x = data[(0, index)]["input"].numpy()[None]
+        x = data[(0, index)]["input"].numpy()
+        if hints and x.shape[0] == 1:  # siggraph17 trained without MODEL.HINTS: automatic, its hint channels zero
+            x = hint_input(x, *empty_hints(*x.shape[1:]))
+        x = x[None]
         feed = {fmt.LIGHTNESS: np.ascontiguousarray(x[:, :1])}
         if hints:
             feed[fmt.HINT_AB], feed[fmt.HINT_MASK] = np.ascontiguousarray(x[:, 1:3]), np.ascontiguousarray(x[:, 3:])

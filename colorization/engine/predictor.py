@@ -34,12 +34,15 @@ class TorchBackend:
         self.memory_format = resolve_memory_format(cfg.MODEL.MEMORY_FORMAT, device)
         self.model = model.to(memory_format=self.memory_format).eval()
 
-    def logits(self, x):
+    def raw(self, x):
+        """The network's output as the head reads it: a classification head's logits, a regression head's values."""
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
             return self.model(x).float()
 
+    logits = raw  # what suggest_colors reads (classification heads)
+
     def readout(self, x):
-        raw = self.logits(x)  # a regression head's raw output is its read-out
+        raw = self.raw(x)
         return self.model.head.predict(raw, raw.shape[-2:])
 
 
@@ -82,7 +85,7 @@ class Colorizer:
             model = load_onnx_model(path, device=device)
         else:
             check_cpu(device, path)
-            require_runtime()  # before minutes of export, not after
+            require_runtime()  # before the export, not after it
             cfg, torch_model = load_model(path, config_file)
             logger.warning("exporting %s to ONNX in memory (colorization-export --format onnx saves this step)", path)
             model = load_onnx_model(export_onnx(torch_model, cfg).SerializeToString(), f"{path} (as ONNX)", device)
