@@ -2,6 +2,8 @@ from setuptools import find_packages, setup
 
 # colorization-video: PyAV (FFmpeg), whose wheels carry the H.264 encoder and the demuxers; 18 is the version tested
 VIDEO = ["av>=18"]
+# colorization-export --format onnx (torch's exporter needs onnxscript) and the onnxruntime backend.
+ONNX = ["onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.17"]
 
 setup(
     name="colorization",
@@ -33,9 +35,10 @@ setup(
     ],
     extras_require={
         # Test-only: scikit-image checks PSNR/SSIM independently, Pillow writes palette / EXIF / CMYK test files,
-        # tensorboard exercises the optional event writer.
-        "dev": ["pytest>=7", "scikit-image>=0.21", "pillow>=9", "tensorboard>=2.10"] + VIDEO,
+        # tensorboard exercises the optional event writer; the tests also run video and the ONNX export and runtime.
+        "dev": ["pytest>=7", "scikit-image>=0.21", "pillow>=9", "tensorboard>=2.10", *VIDEO, *ONNX],
         "tb": ["tensorboard>=2.10"],
         "video": VIDEO,
+        "onnx": ONNX,
     },
 )

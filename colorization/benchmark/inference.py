@@ -44,6 +44,18 @@ def load_colorizers(cfg, model_paths, device):
     return [(path, Colorizer.from_checkpoint(path, None, device)) for path in model_paths]
 
 
+def time_pipeline(colorizer, photo, dst):
+    """Seconds of one read + colorize + write of `photo` into `dst`: {"read", "colorize", "write", "total"}."""
+    t0 = time.perf_counter()
+    rgb = read_image_file(photo)
+    t1 = time.perf_counter()
+    out = colorizer.colorize(rgb)  # ends with .cpu(): synchronised
+    t2 = time.perf_counter()
+    write_rgb(dst, out)
+    t3 = time.perf_counter()
+    return {"read": t1 - t0, "colorize": t2 - t1, "write": t3 - t2, "total": t3 - t0}
+
+
 def bench_inference(cfg, model_paths, iters, workdir, device="auto", peak_tflops=None):
     photo = make_photo(workdir)
     rows = []
@@ -51,15 +63,9 @@ def bench_inference(cfg, model_paths, iters, workdir, device="auto", peak_tflops
         dst = os.path.join(workdir, "colorized.png")
         times = {"read": [], "colorize": [], "write": [], "total": []}
         for it in range(INFERENCE_WARMUP + iters):
-            t0 = time.perf_counter()
-            rgb = read_image_file(photo)
-            t1 = time.perf_counter()
-            out = colorizer.colorize(rgb)  # ends with .cpu(): synchronised
-            t2 = time.perf_counter()
-            write_rgb(dst, out)
-            t3 = time.perf_counter()
+            timed = time_pipeline(colorizer, photo, dst)
             if it >= INFERENCE_WARMUP:
-                for k, v in zip(times, (t1 - t0, t2 - t1, t3 - t2, t3 - t0)):
+                for k, v in timed.items():
                     times[k].append(v)
         dev = colorizer.device
         gflop = forward_gflop(colorizer.model, colorizer.cfg.INPUT.SIZE, dev)

@@ -8,6 +8,7 @@ import logging
 import os
 
 from ..engine.compare import compare_checkpoints, write_comparison
+from ..engine.predictor import BACKENDS
 from ..errors import UserError
 from ..utils.io import check_output_path
 from .common import CommandParser, exit_2_on_user_error
@@ -18,7 +19,8 @@ DEFAULT_OUTPUT = os.path.join("predictions", "evaluate")
 def parse_args(argv=None):
     p = CommandParser(__doc__)
     p.add_argument("--model_to_load", required=True, nargs="+", metavar="CKPT",
-                   help="one or more checkpoints (.pth) written by colorization-train")
+                   help="one or more checkpoints (.pth) written by colorization-train, or .onnx files written by "
+                        "colorization-export")
     p.add_argument("--config-file", "--config", dest="config_file", default="", metavar="FILE",
                    help="YAML config; needed only for checkpoints that carry none")
     p.add_argument("--dataset", required=True,
@@ -27,6 +29,9 @@ def parse_args(argv=None):
     p.add_argument("--num_images", type=int, default=8, metavar="N",
                    help="images (rows) on the contact sheet; metrics always use the whole data set (default 8)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    p.add_argument("--backend", choices=BACKENDS, default="auto",
+                   help="torch, or onnxruntime (a .pth is exported to ONNX in memory first); auto: onnxruntime for a "
+                        ".onnx file, torch otherwise")
     return p.parse_args(argv)
 
 
@@ -38,7 +43,7 @@ def main(argv=None):
         raise UserError(f"--num_images must be 0 or more, got {args.num_images}")
     check_output_path(args.output, "--output", folder=True)
     comparison = compare_checkpoints(args.model_to_load, args.dataset, args.config_file or None, args.device,
-                                     args.num_images)
+                                     args.num_images, backend=args.backend)
     paths = write_comparison(comparison, args.output)
     print(comparison.markdown())
     for path in paths:

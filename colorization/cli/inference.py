@@ -12,7 +12,7 @@ import cv2
 
 from ..data.hint_files import read_hint_image, read_hints_file
 from ..data.image_io import ImageDecodeError, is_image_name, read_image_file
-from ..engine.predictor import Colorizer
+from ..engine.predictor import BACKENDS, Colorizer
 from ..errors import UserError
 from ..utils.io import check_output_path
 from ..utils.visualize import write_rgb
@@ -31,12 +31,16 @@ def parse_args(argv=None):
     p.add_argument("--img_path", required=True, help="image file, folder or glob pattern")
     p.add_argument("--model_to_load", required=True,
                    help="checkpoint (.pth) written by colorization-train; 'imagenet' for the official weights of "
-                        "the --config-file's network; or an official weights file as published (with --config-file)")
+                        "the --config-file's network; an official weights file as published (with --config-file); "
+                        "or a .onnx written by colorization-export --format onnx")
     p.add_argument("--config-file", "--config", dest="config_file", default="", metavar="FILE",
                    help="YAML config; needed only for a checkpoint that carries none")
     p.add_argument("--output", default="",
                    help=f"output file (one input) or folder (default: {DEFAULT_OUTPUT}/)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    p.add_argument("--backend", choices=BACKENDS, default="auto",
+                   help="torch, or onnxruntime (a .pth is exported to ONNX in memory first); auto: onnxruntime for a "
+                        ".onnx file, torch otherwise")
     p.add_argument("--temperature", type=float, default=None,
                    help=f"annealed-mean temperature of a classification head, {TEMPERATURE_RANGE[0]} to "
                         f"{TEMPERATURE_RANGE[1]}: 1 is the mean, lower is more vivid (default: the config's)")
@@ -155,7 +159,8 @@ def main(argv=None):
                         f"{len(inputs)} images")
     if not args.suggest:
         check_output(args.output, len(inputs) == 1)
-    colorizer = Colorizer.from_checkpoint(args.model_to_load, args.config_file or None, args.device)
+    colorizer = Colorizer.from_checkpoint(args.model_to_load, args.config_file or None, args.device,
+                                      args.backend)
     if args.temperature is not None:
         colorizer.set_temperature(args.temperature)
     if (args.hints or args.hint_image) and not colorizer.takes_hints:

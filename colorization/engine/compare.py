@@ -165,13 +165,15 @@ def _split_baseline(summary):
     return model, baseline
 
 
-def compare_checkpoints(checkpoints, dataset, config_file=None, device="auto", num_images=8, progress=True):
-    """Evaluate every checkpoint on `dataset` (catalog name, folder or .zip); returns a Comparison."""
+def compare_checkpoints(checkpoints, dataset, config_file=None, device="auto", num_images=8, progress=True,
+                        backend="auto"):
+    """Evaluate every checkpoint (or exported .onnx) on `dataset` (catalog name, folder or .zip) through `backend`
+    (see Colorizer.from_checkpoint); returns a Comparison."""
     if not checkpoints:
         raise UserError("give at least one checkpoint")
     spec = resolve_dataset(dataset)  # an unknown name fails before any model is loaded
     names = display_names(checkpoints)
-    colorizers = [Colorizer.from_checkpoint(p, config_file, device) for p in checkpoints]
+    colorizers = [Colorizer.from_checkpoint(p, config_file, device, backend) for p in checkpoints]
     data_cfgs, datasets, baselines, models = {}, {}, {}, []
     for name, path, colorizer in zip(names, checkpoints, colorizers):
         key = (colorizer.cfg.INPUT.SIZE, colorizer.cfg.INPUT.COLOR_SPACE)

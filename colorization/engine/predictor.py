@@ -9,31 +9,88 @@ import torch
 from ..checkpoint import load_model
 from ..data import color
 from ..data.hints import empty_hints, hint_input, user_hint_channels
+from ..deploy import export_onnx, is_onnx_path, load_onnx_model
+from ..deploy.onnx_runtime import check_cpu, require_runtime
 from ..errors import UserError
+from ..modeling.heads import resize_to
 from ..utils.allocator import keep_freed_memory
 from ..utils.env import resolve_amp_dtype, resolve_device, resolve_memory_format
 
 logger = logging.getLogger(__name__)
 
 
-class Colorizer:
-    """Runs the network as training did: SOLVER.AMP's autocast and MODEL.MEMORY_FORMAT (both "auto": bf16 and
-    channels_last on CUDA, float32 on CPU); the upsampling and every color conversion stay in float32."""
+BACKENDS = ("auto", "torch", "onnxruntime")
+
+
+class TorchBackend:
+    """The network in PyTorch, run as training ran it: SOLVER.AMP's autocast and MODEL.MEMORY_FORMAT (both "auto":
+    bf16 and channels_last on CUDA, float32 on CPU). A backend gives the head's read-out and a classification head's
+    logits at the network's own resolution; deploy.OnnxColorizationModel is the onnxruntime one."""
+
+    backend = "torch"
 
     def __init__(self, model, cfg, device):
-        keep_freed_memory()
-        self.cfg = cfg
         self.device = device
         self.amp_dtype = resolve_amp_dtype(cfg.SOLVER.AMP, device)
         self.memory_format = resolve_memory_format(cfg.MODEL.MEMORY_FORMAT, device)
         self.model = model.to(memory_format=self.memory_format).eval()
 
+    def raw(self, x):
+        """The network's output as the head reads it: a classification head's logits, a regression head's values."""
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+            return self.model(x).float()
+
+    logits = raw  # what suggest_colors reads (classification heads)
+
+    def readout(self, x):
+        raw = self.raw(x)
+        return self.model.head.predict(raw, raw.shape[-2:])
+
+
+def resolve_backend(spec, backend):
+    """The backend for what --model_to_load names: "auto" takes onnxruntime for a .onnx file, torch otherwise."""
+    if backend not in BACKENDS:
+        raise UserError(f"--backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    if is_onnx_path(spec):
+        if backend == "torch":
+            raise UserError(f"{spec} is an ONNX model: run it with --backend onnxruntime (or auto), or give the "
+                            f"checkpoint it was exported from")
+        return "onnxruntime"
+    return "torch" if backend == "auto" else backend
+
+
+class Colorizer:
+    """Pre-processing (the photo's L at INPUT.SIZE, hint channels) and post-processing (bilinear upsampling of the
+    prediction to the photo, LAB composition with the photo's own L, knobs), in float32, around one network call
+    through a backend: PyTorch (TorchBackend) or onnxruntime (an exported .onnx, deploy.OnnxColorizationModel)."""
+
+    def __init__(self, model, cfg, device):
+        keep_freed_memory()
+        self.cfg = cfg
+        self.device = device
+        self.backend = TorchBackend(model, cfg, device) if isinstance(model, torch.nn.Module) else model
+        self.model = self.backend.model
+        self.memory_format = self.backend.memory_format
+
     @classmethod
-    def from_checkpoint(cls, path, config_file=None, device="auto"):
+    def from_checkpoint(cls, path, config_file=None, device="auto", backend="auto"):
         """`path` is what the user named: a checkpoint of this framework, "imagenet", a URL or an official-layout
-        file (see colorization.checkpoint.load_model)."""
-        cfg, model = load_model(path, config_file)
-        return cls._on_device(model, cfg, device)
+        file (see colorization.checkpoint.load_model), or an exported .onnx. backend: "torch", "onnxruntime" (a
+        checkpoint is exported to ONNX in memory first) or "auto" (onnxruntime for a .onnx, else torch)."""
+        if resolve_backend(path, backend) == "torch":
+            cfg, model = load_model(path, config_file)
+            return cls._on_device(model, cfg, device)
+        if is_onnx_path(path):
+            if config_file:
+                logger.warning("%s carries its own config; --config-file %s is not used", path, config_file)
+            model = load_onnx_model(path, device=device)
+        else:
+            check_cpu(device, path)
+            require_runtime()  # before the export, not after it
+            cfg, torch_model = load_model(path, config_file)
+            logger.warning("exporting %s to ONNX in memory (colorization-export --format onnx saves this step)", path)
+            model = load_onnx_model(export_onnx(torch_model, cfg).SerializeToString(), f"{path} (as ONNX)", device)
+        return cls(model, model.cfg, model.device)
 
     @classmethod
     def _on_device(cls, model, cfg, device):
@@ -70,10 +127,6 @@ class Colorizer:
         x = torch.from_numpy(net_input)[None].to(self.device, memory_format=self.memory_format)
         return x, points
 
-    def _raw(self, x):
-        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
-            return self.model(x).float()
-
     @torch.no_grad()
     def predict_lab(self, photos, hints=None):
         """The colorized LAB (H, W, 3 float32) of each photo at its own size, from one network batch. photos: HxWx3
@@ -83,7 +136,7 @@ class Colorizer:
         h, w = photos[0].shape[:2]
         hints = hints or [None] * len(photos)
         x = torch.cat([self.network_input(p, hint)[0] for p, hint in zip(photos, hints)])
-        out = self.model.head.predict(self._raw(x), (h, w)).cpu().numpy().transpose(0, 2, 3, 1)
+        out = resize_to(self.backend.readout(x), (h, w)).cpu().numpy().transpose(0, 2, 3, 1)
         if self.cfg.INPUT.COLOR_SPACE != "LAB":
             return [color.rgb_to_lab(np.clip(o, 0.0, 1.0)) for o in out]
         labs = []
@@ -123,7 +176,7 @@ class Colorizer:
         if not (0 <= x < w and 0 <= y < h):
             raise UserError(f"point ({x}, {y}) is outside the photo ({w}x{h} pixels)")
         rgb01 = color.to_unit(rgb)
-        logits = self._raw(self.network_input(rgb01, hints)[0])[0]
+        logits = self.backend.logits(self.network_input(rgb01, hints)[0])[0]
         gy, gx = int(y * logits.shape[1] / h), int(x * logits.shape[2] / w)
         probs = torch.softmax(logits[:, gy, gx], dim=0).cpu()
         lightness = float(color.rgb_to_lab(rgb01[y:y + 1, x:x + 1])[0, 0, 0])

@@ -1,0 +1,111 @@
+"""A ColorizationModel as one ONNX graph: the network and its head's read-out (for a classification head the annealed
+mean, the temperature an input), named inputs, free batch / height / width, and the metadata of onnx_format."""
+import contextlib
+import importlib
+import io
+import logging
+import warnings
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..data.color import AB_SCALE
+from ..errors import UserError
+from ..utils.io import atomic_write
+from . import onnx_format as fmt
+
+INSTALL_HINT = "pip install -e \".[onnx]\" (from a checkout; or pip install onnx onnxscript onnxruntime)"
+
+
+def require(*modules, what="exporting to ONNX"):
+    """The optional ONNX packages, imported on first use: a missing one is a UserError naming the extra."""
+    found, missing = [], []
+    for name in modules:
+        try:
+            found.append(importlib.import_module(name))
+        except ImportError:
+            missing.append(name)
+    if missing:
+        raise UserError(f"{what} needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not "
+                        f"installed: {INSTALL_HINT}")
+    return found
+
+
+class ExportedColorizer(nn.Module):
+    """The model with its read-out, shaped like the exported graph: the inputs of onnx_format, and the output at the
+    network's own resolution, so that upsampling to the photo and everything after stay in the Colorizer, the one
+    place both backends share."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+        self.hints = model.in_channels > 1
+        self.classification = model.head.kind == "classification"
+        if self.classification:
+            # The annealed mean as a 1x1 convolution over the probabilities, its weights the bin centres / 110.
+            bins = model.head.bins.float() / AB_SCALE
+            self.register_buffer("bin_weights", bins.t().reshape(2, -1, 1, 1).contiguous())
+
+    def forward(self, lightness, hint_ab=None, hint_mask=None, temperature=None):
+        x = torch.cat([lightness, hint_ab, hint_mask], dim=1) if self.hints else lightness
+        raw = self.model(x)
+        if not self.classification:
+            return raw  # a regression head reads its output as it is
+        # modeling.color_bins.annealed_mean, with T a tensor (a graph input) instead of a checked Python number.
+        shifted = raw - raw.amax(dim=1, keepdim=True)
+        probs = torch.softmax(shifted / temperature, dim=1)
+        return F.conv2d(probs, self.bin_weights), raw
+
+
+def _example_inputs(model, size):
+    inputs = {fmt.LIGHTNESS: torch.zeros(1, 1, size, size)}
+    if model.in_channels > 1:
+        inputs[fmt.HINT_AB] = torch.zeros(1, 2, size, size)
+        inputs[fmt.HINT_MASK] = torch.zeros(1, 1, size, size)
+    if model.head.kind == "classification":
+        inputs[fmt.TEMPERATURE] = torch.tensor(float(model.head.temperature))
+    return inputs
+
+
+@contextlib.contextmanager
+def _quiet_exporter():
+    """The exporter's progress lines, warnings (torchvision absent, deprecations) and logs say nothing to a user."""
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def export_onnx(model, cfg):
+    """The onnx.ModelProto of `model` (built for `cfg`; put in eval mode on the CPU, float32): checked by
+    onnx.checker, its metadata the config, color constants and bins."""
+    onnx, _ = require("onnx", "onnxscript")
+    model = model.float().cpu().eval()
+    wrapper = ExportedColorizer(model).eval()
+    inputs = _example_inputs(model, max(cfg.INPUT.SIZE, fmt.MIN_SIDE))
+    batch = torch.export.Dim("batch", min=1, max=1024)
+    height = torch.export.Dim("height", min=fmt.MIN_SIDE, max=8192)
+    width = torch.export.Dim("width", min=fmt.MIN_SIDE, max=8192)
+    dynamic = {name: ({0: batch, 2: height, 3: width} if name != fmt.TEMPERATURE else None) for name in inputs}
+    with _quiet_exporter(), torch.no_grad():
+        program = torch.onnx.export(wrapper, (), kwargs=inputs, dynamo=True, dynamic_shapes=dynamic,
+                                    opset_version=fmt.OPSET, verbose=False,
+                                    output_names=fmt.output_names(cfg.INPUT.COLOR_SPACE, model.head.kind))
+    proto = program.model_proto
+    proto.producer_name = "colorization"
+    proto.doc_string = (f"colorization {cfg.MODEL.ARCH} ({cfg.MODEL.HEAD} head, {cfg.INPUT.COLOR_SPACE}); "
+                        f"inputs {', '.join(inputs)}: see the metadata")
+    onnx.helper.set_model_props(proto, fmt.metadata(cfg, model.head))
+    onnx.checker.check_model(proto)
+    return proto
+
+
+def save_onnx(proto, path):
+    """Write a ModelProto atomically (never a half-written .onnx under its final name)."""
+    atomic_write(path, lambda f: f.write(proto.SerializeToString()))
