@@ -33,7 +33,10 @@ COMMANDS = {
     "colorization-export": "export_model",
     "colorization-color-prior": "compute_color_prior",
     "colorization-figures": "make_figures",
+    "colorization-video": "video",
 }
+# tools/ scripts whose name differs from their cli module
+TOOL_NAMES = {"video": "colorize_video"}
 
 
 def command(name):
@@ -67,8 +70,9 @@ def test_the_console_scripts_are_the_tools_main():
     assert sorted(scripts) == sorted(COMMANDS)
     for name, module in COMMANDS.items():
         assert scripts[name].value == f"colorization.cli.{module}:main"
-        tool = runpy.run_path(os.path.join(REPO, "tools", f"{module}.py"))  # as imported, not as __main__
-        assert tool["main"] is scripts[name].load(), f"tools/{module}.py runs something else than {name}"
+        script = TOOL_NAMES.get(module, module)
+        tool = runpy.run_path(os.path.join(REPO, "tools", f"{script}.py"))  # as imported, not as __main__
+        assert tool["main"] is scripts[name].load(), f"tools/{script}.py runs something else than {name}"
 
 
 def test_colorize_a_photo_with_the_shipped_model_as_the_tool_does(photo_path, tmp_path):
