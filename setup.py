@@ -29,8 +29,8 @@ setup(
     ],
     extras_require={
         # Test-only: scikit-image checks PSNR/SSIM independently, Pillow writes palette / EXIF / CMYK test files,
-        # tensorboard exercises the optional event writer.
-        "dev": ["pytest>=7", "scikit-image>=0.21", "pillow>=9", "tensorboard>=2.10"],
+        # tensorboard exercises the optional event writer, scipy's sqrtm checks the Frechet distance of FID.
+        "dev": ["pytest>=7", "scikit-image>=0.21", "pillow>=9", "tensorboard>=2.10", "scipy>=1.9"],
         "tb": ["tensorboard>=2.10"],
     },
 )

@@ -27,6 +27,11 @@ def parse_args(argv=None):
     p.add_argument("--num_images", type=int, default=8, metavar="N",
                    help="images (rows) on the contact sheet; metrics always use the whole data set (default 8)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    p.add_argument("--fid", action="store_true",
+                   help="also report FID (pytorch-fid's Inception v3, downloaded once; biased upwards on fewer than "
+                        "2048 images: the table says how many it used)")
+    p.add_argument("--fid_weights", default="pytorch_fid", metavar="SPEC",
+                   help="the Inception weights of --fid: pytorch_fid (the published file), a URL or a .pth path")
     return p.parse_args(argv)
 
 
@@ -38,7 +43,7 @@ def main(argv=None):
         raise UserError(f"--num_images must be 0 or more, got {args.num_images}")
     check_output_path(args.output, "--output", folder=True)
     comparison = compare_checkpoints(args.model_to_load, args.dataset, args.config_file or None, args.device,
-                                     args.num_images)
+                                     args.num_images, fid_weights=args.fid_weights if args.fid else None)
     paths = write_comparison(comparison, args.output)
     print(comparison.markdown())
     for path in paths:
