@@ -72,10 +72,18 @@ def torchvision_fid_inception_layout():
 
 @pytest.fixture(scope="module")
 def inception_file(tmp_path_factory):
-    """A weights file in pytorch-fid's layout (random weights, BatchNorm statistics sane)."""
+    """A weights file in pytorch-fid's layout: random He-initialised convolutions, BatchNorm near the identity (so that
+    features do not die out over 40 layers)."""
     gen = torch.Generator().manual_seed(0)
-    state = {k: torch.rand(s, generator=gen) + 0.5 if "running_var" in k else torch.randn(s, generator=gen) * 0.05
-             for k, s in torchvision_fid_inception_layout().items()}
+    state = {}
+    for key, shape in torchvision_fid_inception_layout().items():
+        if key.endswith(("bn.weight", "running_var")):
+            state[key] = 1 + 0.1 * torch.rand(shape, generator=gen)
+        elif key.endswith(("bn.bias", "running_mean")):
+            state[key] = 0.01 * torch.randn(shape, generator=gen)
+        else:
+            fan_in = max(1, int(torch.tensor(shape[1:]).prod())) if len(shape) > 1 else 1
+            state[key] = torch.randn(shape, generator=gen) * (2 / fan_in) ** 0.5
     path = tmp_path_factory.mktemp("fid") / "pt_inception-test.pth"
     torch.save(state, path)
     return path, state
@@ -89,7 +97,7 @@ def test_network_has_the_published_layout_and_loads_it_strictly(inception_file, 
     assert torch.equal(net.Mixed_7c.branch_pool.conv.weight, state["Mixed_7c.branch_pool.conv.weight"])
     assert not net.training
     features = net(torch.rand(2, 3, 64, 48))  # any size: resized to 299x299 inside
-    assert features.shape == (2, 2048) and torch.isfinite(features).all()
+    assert features.shape == (2, 2048) and torch.isfinite(features).all() and (features > 0).float().mean() > 0.1
     broken = {k: v for k, v in state.items() if k != "fc.bias"}
     torch.save(broken, tmp_path / "broken.pth")
     with pytest.raises(UserError, match="missing keys: fc.bias"):
@@ -136,3 +144,23 @@ def test_evaluate_reports_fid_with_the_number_of_images(inception_file, photo_di
     bad = run_tool("evaluate.py", "--model_to_load", f"{REPO}/models/landscape_train/basic_LAB.pth", "--dataset",
                    photos, "--output", tmp_path / "eval2", "--fid", "--fid_weights", tmp_path / "nowhere.pth")
     assert bad.returncode == 2 and bad.stderr.startswith("error: FID weights") and "nowhere.pth" in bad.stderr
+
+
+def test_validation_reports_fid_with_test_fid(inception_file, photo_dir, tmp_path):
+    import json
+
+    from colorization.config import load_cfg
+    from colorization.engine.trainer import Trainer
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for p in sorted(photo_dir.iterdir())[:3]:
+        (photos / p.name).write_bytes(p.read_bytes())
+    out = tmp_path / "run"
+    cfg = load_cfg(f"{REPO}/configs/quick/basic_LAB_quick.yaml", [
+        "DATASETS.TRAIN", f"('{photos}',)", "DATASETS.TEST", f"('{photos}',)", "OUTPUT_DIR", str(out),
+        "PREDICTIONS_DIR", str(tmp_path / "preds"), "SOLVER.MAX_EPOCHS", "1", "SOLVER.IMS_PER_BATCH", "2",
+        "TEST.NUM_TRIPLETS", "0", "MODEL.DEVICE", "cpu", "TEST.FID", "True", "TEST.FID_WEIGHTS", str(inception_file[0])])
+    Trainer(cfg).train()
+    (record,) = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert record["val_fid_images"] == 3 and record["val_fid"] > 0 and record["val_baseline_fid"] > 0
+    assert "validation: FID" in (out / "log.txt").read_text()

@@ -62,6 +62,10 @@ def test_quick_gan_run_logs_every_term_and_updates_both_networks(photo_dir, tmp_
     assert any(not torch.equal(v, generator[k]) for k, v in ckpt["model"].items())
     assert ckpt["discriminator"]["scheduler"]["last_epoch"] == 2 * trainer.iters_per_epoch  # the adversarial epochs
     assert (tmp_path / "run" / "curves.png").is_file()
+    from colorization.utils.plots import loss_term_panel
+    ((title, _, lines),) = loss_term_panel(records)
+    assert {key for key, _ in lines} == set(TERMS) | {"train_discriminator_loss"} and "loss terms" in title
+    assert loss_term_panel([{"epoch": 1, "train_loss": 0.1, "train_l1": 0.1}]) == ()  # one term: the loss itself
 
 
 def test_losses_fall_over_a_few_steps_with_the_gan_on(photo_dir, tmp_path):
