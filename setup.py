@@ -35,8 +35,9 @@ setup(
     ],
     extras_require={
         # Test-only: scikit-image checks PSNR/SSIM independently, Pillow writes palette / EXIF / CMYK test files,
-        # tensorboard exercises the optional event writer; the tests also run video and the ONNX export and runtime.
-        "dev": ["pytest>=7", "scikit-image>=0.21", "pillow>=9", "tensorboard>=2.10", *VIDEO, *ONNX],
+        # tensorboard exercises the optional event writer, scipy's sqrtm checks the Frechet distance of FID; the tests
+        # also run video and the ONNX export and runtime.
+        "dev": ["pytest>=7", "scikit-image>=0.21", "pillow>=9", "tensorboard>=2.10", "scipy>=1.9", *VIDEO, *ONNX],
         "tb": ["tensorboard>=2.10"],
         "video": VIDEO,
         "onnx": ONNX,

@@ -18,6 +18,7 @@ __all__ = [
     "auc_ab",
     "compute_image_metrics",
     "colorfulness_gap",
+    "frechet_distance",
     "MetricAccumulator",
     "PSNR_CAP_DB",
 ]
@@ -176,6 +177,28 @@ def compute_image_metrics(
         "l1_ab": l1_error(pred_ab, target_ab),
         "l2_ab": l2_error(pred_ab, target_ab),
     }
+
+
+def frechet_distance(mu1: torch.Tensor, sigma1: torch.Tensor, mu2: torch.Tensor, sigma2: torch.Tensor) -> float:
+    """Frechet distance of two Gaussians, ||mu1 - mu2||^2 + tr(S1 + S2 - 2 (S1 S2)^(1/2)): FID on Inception features.
+
+    With S1 = L L^T, S1 S2 has the eigenvalues of the symmetric positive semi-definite L^T S2 L, so tr((S1 S2)^(1/2))
+    is the sum of their square roots: a Cholesky factor and one symmetric eigenvalue solve in float64 on the inputs'
+    device, where scipy's sqrtm needs a general complex matrix square root. A jitter of 1e-8 of S1's mean variance
+    on its diagonal lets Cholesky factor a singular covariance (fewer images than dimensions); it moves the result by
+    about 1e-8 of the trace.
+    """
+    mu1, mu2, sigma1, sigma2 = (t.to(torch.float64) for t in (mu1, mu2, sigma1, sigma2))
+    sigma1 = (sigma1 + sigma1.T) / 2
+    d = sigma1.shape[0]
+    jitter = 1e-8 * float(sigma1.trace()) / d + 1e-30
+    factor, info = torch.linalg.cholesky_ex(sigma1 + jitter * torch.eye(d, dtype=sigma1.dtype, device=sigma1.device))
+    if int(info) != 0:  # not positive definite even so: the symmetric square root instead
+        values, vectors = torch.linalg.eigh(sigma1)
+        factor = vectors * values.clamp(min=0).sqrt()
+    middle = factor.T @ sigma2 @ factor
+    cross = torch.linalg.eigvalsh((middle + middle.T) / 2).clamp(min=0).sqrt().sum()
+    return float((mu1 - mu2).square().sum() + sigma1.trace() + sigma2.trace() - 2 * cross)
 
 
 # --------------------------------------------------------------------------- aggregation

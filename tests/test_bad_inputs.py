@@ -193,7 +193,7 @@ def test_data_set_file_is_skipped_with_a_warning_naming_it_and_a_count(case, pho
     _two_good(tmp_path, photo_dir)
     ds, log = _with_log(lambda: _build(tmp_path))
     assert name not in ds.names and len(ds) == 2
-    assert ds.dropped == {"unreadable": 1, "grayscale": 0}
+    assert ds.dropped == {"unreadable": 1, "grayscale": 0, "dull": 0}
     warnings = [r.getMessage() for r in log.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and str(tmp_path / name) in warnings[0] and reason in warnings[0], warnings
     assert "2 images kept, 1 unreadable skipped" in log.text()
@@ -204,7 +204,7 @@ def test_data_set_file_is_read_as_sensible_rgb(case, photo_dir, photo_path, smal
     name, expected = _case_file(case, tmp_path, photo_path, small_photo, huge_files)
     _two_good(tmp_path, photo_dir)
     ds, log = _with_log(lambda: _build(tmp_path))
-    assert name in ds.names and len(ds) == 3 and ds.dropped == {"unreadable": 0, "grayscale": 0}, log.text()
+    assert name in ds.names and len(ds) == 3 and ds.dropped == {"unreadable": 0, "grayscale": 0, "dull": 0}, log.text()
     assert not [r for r in log.records if r.levelno >= logging.WARNING], log.text()
     item = ds[(0, ds.names.index(name))]
     assert item["input"].shape == (1, 32, 32) and item["target"].shape == (2, 32, 32)
@@ -237,7 +237,7 @@ def test_zip_with_directory_entries_nested_folders_and_unicode_names(photo_dir, 
         zf.writestr("album/2024/empty.jpg", b"")
     ds, log = _with_log(lambda: _build(archive))
     assert sorted(ds.names) == ["album/2024/deep/er/nested.jpg", "album/2024/été/ma photo ü.jpg", "album/top.jpg"]
-    assert ds.dropped == {"unreadable": 1, "grayscale": 0}
+    assert ds.dropped == {"unreadable": 1, "grayscale": 0, "dull": 0}
     assert f"{archive}:album/2024/empty.jpg" in log.text()
     for i in range(len(ds)):
         assert ds[(0, i)]["input"].shape == (1, 32, 32)

@@ -39,6 +39,28 @@ OUT_OF_RANGE = {
     "TEST.EVAL_PERIOD": ("an integer >= 1", ["0"]),
     "TEST.IMS_PER_BATCH": ("an integer >= 1", ["0"]),
     "TEST.NUM_TRIPLETS": ("an integer >= 0", ["-1"]),
+    "TEST.HINT_COUNTS": ("a list of integers, each >= 0", ["(0, -1)"]),
+    "INPUT.HINTS.STOP_PROB": ("a number > 0 and <= 1", ["0", "1.5"]),
+    "INPUT.HINTS.MAX_PATCH": ("an integer >= 1", ["0"]),
+    "INPUT.HINTS.GAUSSIAN_PROB": ("a number >= 0 and <= 1", ["-0.1", "2"]),
+    "INPUT.HINTS.MIN_CHROMA": ("a number >= 0", ["-1"]),
+    "INPUT.COLOR_ENHANCE": ("a number > 0", ["0", "-1.2"]),
+    "DATASETS.MIN_COLORFULNESS": ("a number >= 0", ["-15"]),
+    "MODEL.FREEZE_ENCODER_EPOCHS": ("an integer >= 0", ["-1"]),
+    "LOSS.L1_WEIGHT": ("a number >= 0", ["-0.1"]),
+    "LOSS.L2_WEIGHT": ("a number >= 0", ["-1"]),
+    "LOSS.CLASSIFICATION_WEIGHT": ("a number >= 0", ["-1"]),
+    "LOSS.PERCEPTUAL_WEIGHT": ("a number >= 0", ["-5"]),
+    "LOSS.GAN_WEIGHT": ("a number >= 0", ["-1"]),
+    "LOSS.GAN_START_EPOCH": ("an integer >= 0", ["-1"]),
+    "LOSS.R1_WEIGHT": ("a number >= 0", ["-10"]),
+    "LOSS.COLORFULNESS_WEIGHT": ("a number >= 0", ["-0.5"]),
+    "DISCRIMINATOR.WIDTH": ("an integer >= 1", ["0"]),
+    "DISCRIMINATOR.NUM_LAYERS": ("an integer >= 1", ["0"]),
+    "DISCRIMINATOR.BASE_LR": ("a number > 0", ["0", "-1e-4"]),
+    "DISCRIMINATOR.BETAS": ("a list of 2 numbers, each >= 0 and < 1", ["(0.9, 1.0)", "(0.5,)"]),
+    "DISCRIMINATOR.WEIGHT_DECAY": ("a number >= 0", ["-0.01"]),
+    "DISCRIMINATOR.WARMUP_ITERS": ("an integer >= 0", ["-1"]),
 }
 
 # The edges that stay allowed.
@@ -55,7 +77,11 @@ CHOICES = {
     "MODEL.HEAD": "regression, classification",
     "INPUT.COLOR_SPACE": "LAB, RGB",
     "SOLVER.OPTIMIZER": "adam, adamw, sgd",
-    "SOLVER.LOSS": "L1, L2",
+    "LOSS.GAN_TYPE": "vanilla, hinge, least_squares",
+    "DISCRIMINATOR.ARCH": "patch, unet",
+    "DISCRIMINATOR.NORM": "spectral, instance, none",
+    "DISCRIMINATOR.OPTIMIZER": "adam, adamw",
+    "DISCRIMINATOR.LR_SCHEDULER": "constant, cosine",
     "SOLVER.LR_SCHEDULER": "cosine, step",
     "SOLVER.AMP": "auto, none, bf16, fp16",
     "MODEL.MEMORY_FORMAT": "auto, channels_last, contiguous",
@@ -208,3 +234,35 @@ def test_train_names_the_bad_key_on_one_error_line(tmp_path, key, value):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and f"config key {key} is " in lines[0], proc.stderr
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("shorthand,l1,l2", [("L1", 1.0, 0.0), ("L2", 0.0, 1.0)])
+def test_solver_loss_is_a_shorthand_for_the_loss_weights(tmp_path, shorthand, l1, l2):
+    """Older configs (and the configs stored in older checkpoints) keep their meaning."""
+    cfg = load_cfg(None, ["SOLVER.LOSS", shorthand])
+    assert (cfg.LOSS.L1_WEIGHT, cfg.LOSS.L2_WEIGHT) == (l1, l2)
+    old = tmp_path / "old.yaml"
+    old.write_text(f"SOLVER:\n  LOSS: {shorthand}\n  MAX_EPOCHS: 3\n")
+    assert (load_cfg(str(old)).LOSS.L1_WEIGHT, load_cfg(str(old)).LOSS.L2_WEIGHT) == (l1, l2)
+    stored = get_cfg().dump().replace("  MAX_EPOCHS:", f"  LOSS: {shorthand}\n  MAX_EPOCHS:")
+    assert "LOSS: " + shorthand in stored and cfg_from_yaml_string(stored).LOSS.L2_WEIGHT == l2
+    # A later LOSS key on the command line wins over the shorthand.
+    assert load_cfg(None, ["SOLVER.LOSS", shorthand, "LOSS.L2_WEIGHT", "0.5"]).LOSS.L2_WEIGHT == 0.5
+    assert _refused(["SOLVER.LOSS", "L3"]) == ("command line: config key SOLVER.LOSS is 'L3'; must be one of L1, L2 "
+                                               "(a shorthand for LOSS.L1_WEIGHT / LOSS.L2_WEIGHT)")
+
+
+def test_shipped_checkpoints_with_the_old_loss_key_still_load():
+    from colorization.checkpoint import load_model
+    cfg, _ = load_model(os.path.join(REPO, "models", "landscape_train", "basic_LAB.pth"))
+    assert (cfg.LOSS.L1_WEIGHT, cfg.LOSS.L2_WEIGHT) == (1.0, 0.0)
+
+
+@pytest.mark.parametrize("opts,named", [
+    (["LOSS.L1_WEIGHT", "0"], "LOSS.L1_WEIGHT or LOSS.L2_WEIGHT or LOSS.PERCEPTUAL_WEIGHT"),
+    (["MODEL.HEAD", "classification", "LOSS.CLASSIFICATION_WEIGHT", "0"], "LOSS.CLASSIFICATION_WEIGHT"),
+    (["LOSS.GAN_WEIGHT", "1", "LOSS.GAN_START_EPOCH", "20", "SOLVER.MAX_EPOCHS", "20"], "LOSS.GAN_START_EPOCH is 20"),
+    (["MODEL.FREEZE_ENCODER_EPOCHS", "1"], "resnet34_unet"),
+])
+def test_loss_settings_that_cannot_train_are_refused(opts, named):
+    assert named in _refused(opts)

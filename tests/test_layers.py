@@ -11,8 +11,8 @@ PACKAGE = os.path.join(REPO, "colorization")
 # Lower numbers are lower layers. A module may import from its own top-level package or from a lower layer.
 LAYERS = {
     "errors": 0,
-    "config": 1, "utils": 1,
-    "data": 2, "metrics": 2,
+    "config": 1, "utils": 1, "metrics": 1,  # metrics: torch only; the data screening uses its colorfulness
+    "data": 2,
     "modeling": 3, "solver": 3,
     "checkpoint": 4,
     "deploy": 5,  # exported networks (ONNX) and the runtimes that run them

@@ -42,7 +42,7 @@ from colorization.modeling.build import ColorizationModel
 
 marker = os.environ["PAUSE_MARKER"]
 pause_at_step, pause_at_save = int(os.environ.get("PAUSE_AT_STEP", 0)), int(os.environ.get("PAUSE_AT_SAVE", 0))
-original_loss, original_save, steps, saves, signalled = ColorizationModel.loss, torch.save, [0], [0], []
+original_loss, original_save, steps, saves, signalled = ColorizationModel.loss_terms, torch.save, [0], [0], []
 
 
 def pause(where):
@@ -81,7 +81,7 @@ def save(obj, f, *args, **kwargs):
     f.write(data[len(data) // 2:])
 
 
-ColorizationModel.loss = loss
+ColorizationModel.loss_terms = loss
 torch.save = save
 sys.argv = [train_py] + sys.argv[3:]
 runpy.run_path(train_py, run_name="__main__")
@@ -314,14 +314,15 @@ def test_a_failed_checkpoint_write_leaves_the_old_file_and_no_temporary(tmp_path
 def _nan_trainer(photo_dir, tmp_path, bad_value, at_call, skip):
     opts = _opts(photo_dir, tmp_path / "run", tmp_path / "preds") + ["SOLVER.SKIP_NONFINITE", str(skip)]
     trainer = Trainer(load_cfg(CONFIG, opts))
-    original, calls = trainer.model.loss, [0]
+    original, calls = trainer.model.loss_terms, [0]
 
-    def loss(raw, target):
+    def loss_terms(raw, target):
         calls[0] += 1
-        value = original(raw, target)
-        return value * bad_value if calls[0] == at_call else value  # still part of the graph
+        terms = original(raw, target)
+        # still part of the graph
+        return {k: v * bad_value for k, v in terms.items()} if calls[0] == at_call else terms
 
-    trainer.model.loss = loss
+    trainer.model.loss_terms = loss_terms
     return trainer
 
 
@@ -348,14 +349,14 @@ def test_nonfinite_loss_exits_1_with_one_error_line_from_the_tool(photo_dir, tmp
     spec = importlib.util.spec_from_file_location("train_tool_under_test", TRAIN_PY)
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
-    original, calls = ColorizationModel.loss, [0]
+    original, calls = ColorizationModel.loss_terms, [0]
 
-    def loss(self, raw, target):
+    def loss_terms(self, raw, target):
         calls[0] += 1
-        value = original(self, raw, target)
-        return value * float("nan") if calls[0] == 2 else value
+        terms = original(self, raw, target)
+        return {k: v * float("nan") for k, v in terms.items()} if calls[0] == 2 else terms
 
-    monkeypatch.setattr(ColorizationModel, "loss", loss)
+    monkeypatch.setattr(ColorizationModel, "loss_terms", loss_terms)
     rc = tool.main(["--config-file", CONFIG, *_opts(photo_dir, tmp_path / "run", tmp_path / "preds")])
     err = capsys.readouterr().err
     assert rc == 1

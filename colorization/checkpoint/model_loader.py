@@ -36,13 +36,24 @@ def model_from_official(cfg, state_dict, source="official weights"):
     if cfg.MODEL.HEAD == "classification" and entry.bins_from_official is not None:
         bins = entry.bins_from_official(state_dict)
     model = build_model(cfg, bins=bins)
-    load_official_state_dict(model.net, state_dict, source)
+    part = model.net.get_submodule(entry.pretrained_module) if entry.pretrained_module else model.net
+    load_official_state_dict(part, state_dict, source, entry.pretrained_unused)
     return model
+
+
+def _refuse_partial_weights(cfg, spec):
+    """Colorizing with published weights as they are makes sense only where they are the whole network's."""
+    entry = get_model_entry(cfg.MODEL.ARCH)
+    if entry.pretrained_module:
+        raise UserError(f"{spec}: the published weights of MODEL.ARCH {entry.name!r} are its "
+                        f"{entry.pretrained_module}'s only (ImageNet classification), not a colorization model; "
+                        f"train it first (colorization-train) and colorize with the checkpoint")
 
 
 def model_from_state(cfg, state_dict, source):
     """The model for cfg holding a state dict of either layout, loaded strictly."""
     if not all(k.startswith(_FRAMEWORK_PREFIXES) for k in state_dict):
+        _refuse_partial_weights(cfg, source)
         return model_from_official(cfg, state_dict, source)
     model = build_model(cfg, bins=state_dict.get("head.bins"))
     load_model_weights(model, state_dict, source, strict=True)
@@ -87,6 +98,7 @@ def load_model(spec, config_file=None):
             raise UserError(f"--model_to_load {spec} needs --config naming the network "
                             f"(e.g. configs/larger_net_pretrained.yaml)")
         cfg = load_cfg(config_file, ["MODEL.PRETRAINED", spec])
+        _refuse_partial_weights(cfg, spec)
         return cfg, model_from_official(cfg, resolve_weights(spec, cfg.MODEL.ARCH), spec)
     ckpt = load_checkpoint(spec)
     if not isinstance(ckpt, dict) or not ckpt:

@@ -29,23 +29,32 @@ def resolve_weights(spec, arch: str, *, sha256: str | None = None, progress: boo
     "model" entry gives that entry.
     """
     spec = os.fspath(spec).strip() if spec is not None else ""
-    if not spec:
-        raise UserError("empty weights spec: give 'imagenet', an http(s) URL or a path to a .pth file")
-    entry = get_model_entry(arch)
-    if spec.lower() in entry.weights:
-        published = entry.weights[spec.lower()]
-        url, sha256 = published.url, published.sha256
-    elif spec.lower() == "imagenet":
+    if spec.lower() == "imagenet" and "imagenet" not in get_model_entry(arch).weights:
         from ..modeling.registry import MODEL_REGISTRY
         raise UserError(f"no official ImageNet weights for arch {arch!r}; they exist for "
                         f"{sorted(n for n, e in MODEL_REGISTRY.items() if 'imagenet' in e.weights)}")
+    return resolve_published(spec, get_model_entry(arch).weights, sha256=sha256, progress=progress)
+
+
+def resolve_published(spec, published: dict, *, sha256: str | None = None, progress: bool = True,
+                      what: str = "weights") -> dict:
+    """State dict for ``spec``: a name in ``published`` (name -> PublishedWeights), an http(s) URL, or a local
+    file; ``what`` names the setting in errors (e.g. "LOSS.PERCEPTUAL_WEIGHTS")."""
+    spec = os.fspath(spec).strip() if spec is not None else ""
+    if not spec:
+        raise UserError(f"empty {what}: give {' or '.join(repr(n) for n in published) or 'a name'}, an http(s) "
+                        f"URL or a path to a .pth file")
+    if spec.lower() in published:
+        entry = published[spec.lower()]
+        url, sha256 = entry.url, entry.sha256 or None
     elif is_url(spec):
         url = spec
     else:
         path = os.path.expanduser(spec)
         if not os.path.isfile(path):
-            raise UserError(f"weights file {path!r} not found (spec {spec!r} is neither 'imagenet', "
-                            f"an http(s) URL nor an existing file)")
+            names = ", ".join(repr(n) for n in published)
+            raise UserError(f"{what}: file {path!r} not found (spec {spec!r} is neither {names or 'a published name'}"
+                            f", an http(s) URL nor an existing file)")
         return load_state_dict_file(path)
     return load_state_dict_file(fetch_weights(url, sha256, progress))
 
@@ -68,11 +77,13 @@ def state_dict_of(obj, path: str) -> dict:
     return obj
 
 
-def load_official_state_dict(net: torch.nn.Module, state_dict: dict, source="official weights") -> None:
-    """Strictly load an official-layout state dict into ``net``, naming missing, unexpected or misshaped keys."""
+def load_official_state_dict(net: torch.nn.Module, state_dict: dict, source="official weights", unused=()) -> None:
+    """Strictly load an official-layout state dict into ``net``, naming missing, unexpected or misshaped keys.
+    unused: prefixes of keys the file has and ``net`` does not need (a backbone's classifier), left out first."""
     if state_dict and all(k.startswith("module.") for k in state_dict):
         # Saved from a DistributedDataParallel wrapper.
         state_dict = {k[len("module."):]: v for k, v in state_dict.items()}
+    state_dict = {k: v for k, v in state_dict.items() if not k.startswith(tuple(unused))}
     # Files saved before BatchNorm counted batches lack num_batches_tracked; it only matters for
     # momentum=None, so absent counters start at 0.
     filled = dict(state_dict)
@@ -102,3 +113,10 @@ def load_model_weights(model, state_dict, source, strict=False):
         if keys:
             logger.warning("%s: %d %s keys: %s", source, len(keys), label, ", ".join(keys[:10]))
     return {"missing": missing, "unexpected": unexpected, "wrong_shape": wrong_shape}
+
+
+def load_published_network(net, spec, published: dict, unused=(), what="weights"):
+    """``net`` holding the weights ``spec`` names (see resolve_published), loaded strictly after leaving out the keys
+    under ``unused``; returns net."""
+    load_official_state_dict(net, resolve_published(spec, published, what=what), f"{what} {spec}", unused)
+    return net

@@ -32,6 +32,11 @@ def parse_args(argv=None):
     p.add_argument("--backend", choices=BACKENDS, default="auto",
                    help="torch, or onnxruntime (a .pth is exported to ONNX in memory first); auto: onnxruntime for a "
                         ".onnx file, torch otherwise")
+    p.add_argument("--fid", action="store_true",
+                   help="also report FID (pytorch-fid's Inception v3, downloaded once; biased upwards on fewer than "
+                        "2048 images: the table says how many it used)")
+    p.add_argument("--fid_weights", default="pytorch_fid", metavar="SPEC",
+                   help="the Inception weights of --fid: pytorch_fid (the published file), a URL or a .pth path")
     return p.parse_args(argv)
 
 
@@ -43,7 +48,8 @@ def main(argv=None):
         raise UserError(f"--num_images must be 0 or more, got {args.num_images}")
     check_output_path(args.output, "--output", folder=True)
     comparison = compare_checkpoints(args.model_to_load, args.dataset, args.config_file or None, args.device,
-                                     args.num_images, backend=args.backend)
+                                     args.num_images, backend=args.backend,
+                                     fid_weights=args.fid_weights if args.fid else None)
     paths = write_comparison(comparison, args.output)
     print(comparison.markdown())
     for path in paths:

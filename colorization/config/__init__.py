@@ -18,6 +18,19 @@ def register_check(check):
     return check
 
 
+def _loss_shorthand(value):
+    # SOLVER.LOSS "L1" / "L2" of configs and checkpoints written before the LOSS section: one term, weight 1.
+    if value not in ("L1", "L2"):
+        raise UserError(f"config key SOLVER.LOSS is {value!r}; must be one of L1, L2 (a shorthand for "
+                        f"LOSS.L1_WEIGHT / LOSS.L2_WEIGHT)")
+    return [("LOSS.L1_WEIGHT", float(value == "L1")), ("LOSS.L2_WEIGHT", float(value == "L2"))]
+
+
+# Keys of earlier versions that are still read, each as the (key, value) pairs of today that it stands for, so that
+# older YAML files and the configs stored in older checkpoints keep their meaning.
+SHORTHAND_KEYS = {"SOLVER.LOSS": _loss_shorthand}
+
+
 def get_cfg():
     """A fresh, mutable copy of the defaults."""
     return _C.clone()
@@ -37,8 +50,23 @@ def check_cfg(cfg):
         rule.validate(key, rule.parse(key, _lookup(cfg, key)))
     if cfg.MODEL.HEAD == "classification" and cfg.INPUT.COLOR_SPACE != "LAB":
         raise UserError("MODEL.HEAD 'classification' predicts ab bins and needs INPUT.COLOR_SPACE 'LAB'")
+    _check_loss(cfg)
     for check in _REGISTERED_CHECKS:
         check(cfg)
+
+
+def _check_loss(cfg):
+    """The loss must compare the prediction with its target somewhere, and a GAN must get epochs to run."""
+    loss = cfg.LOSS
+    own = ("LOSS.CLASSIFICATION_WEIGHT",) if cfg.MODEL.HEAD == "classification" else ("LOSS.L1_WEIGHT",
+                                                                                        "LOSS.L2_WEIGHT")
+    if not any(_lookup(cfg, key) > 0 for key in own + ("LOSS.PERCEPTUAL_WEIGHT",)):
+        raise UserError(f"the loss has no term that compares the prediction with its target: give "
+                        f"{' or '.join(own + ('LOSS.PERCEPTUAL_WEIGHT',))} a weight above 0 "
+                        f"(MODEL.HEAD is {cfg.MODEL.HEAD!r})")
+    if loss.GAN_WEIGHT > 0 and loss.GAN_START_EPOCH >= cfg.SOLVER.MAX_EPOCHS:
+        raise UserError(f"config key LOSS.GAN_START_EPOCH is {loss.GAN_START_EPOCH}: the adversarial phase would "
+                        f"never start; it must be below SOLVER.MAX_EPOCHS ({cfg.SOLVER.MAX_EPOCHS})")
 
 
 def _flatten(tree, prefix=""):
@@ -62,7 +90,7 @@ def _unknown_key_message(key):
 def _merge(cfg, pairs, source):
     """Set each (dotted key, value) on cfg in the key's declared type; errors start with `source`. The declarations
     do the type checks rather than yacs, which refuses an int for a float key (BASE_LR: 1)."""
-    for key, value in pairs:
+    for key, value in _expand_shorthands(pairs, source):
         rule = RULES.get(key)
         if rule is None:
             raise UserError(f"{source}: {_unknown_key_message(key)}")
@@ -75,6 +103,17 @@ def _merge(cfg, pairs, source):
         for name in sections:
             node = node[name]
         node[leaf] = value
+
+
+def _expand_shorthands(pairs, source):
+    for key, value in pairs:
+        if key in SHORTHAND_KEYS:
+            try:
+                yield from SHORTHAND_KEYS[key](value)
+            except UserError as e:
+                raise UserError(f"{source}: {e}") from None
+        else:
+            yield key, value
 
 
 def _read_config_file(path):

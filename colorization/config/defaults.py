@@ -35,6 +35,9 @@ _C.MODEL.SYNC_BN = Bool(False)
 _C.MODEL.COMPILE = Bool(False)
 # Width (channels of the first stage) of the basic encoder-decoder; later stages double it.
 _C.MODEL.BASIC_WIDTH = Int(16, ge=1)
+# Epochs at the start of training during which a pretrained encoder (the ResNet U-Nets' backbone) keeps its
+# MODEL.PRETRAINED weights: its learning rate is 0 (its BatchNorm statistics still adapt). 0: trained from the start.
+_C.MODEL.FREEZE_ENCODER_EPOCHS = Int(0, ge=0)
 # User hints: the network also takes hint ab (ab / 110, zero where no hint) and a hint mask (LAB only). "siggraph17"
 # always has these channels (all zero: automatic colorization); "basic" gets them when True; "eccv16" cannot.
 _C.MODEL.HINTS = Bool(False)
@@ -52,6 +55,9 @@ _C.INPUT.COLOR_SPACE = Choice("LAB", among=("LAB", "RGB"))
 _C.INPUT.CROP_SCALE = Floats((0.5, 1.0), length=2, ascending=True, gt=0, le=1)
 # Probability of a horizontal flip of a training image.
 _C.INPUT.HFLIP_PROB = Float(0.5, ge=0, le=1)
+# Color enhance (DDColor: 1.2): the chroma of training targets is multiplied by this factor (a and b scaled, lightness
+# and hue kept), which pushes the model towards more saturated color. 1 leaves the targets as they are.
+_C.INPUT.COLOR_ENHANCE = Float(1.0, gt=0)
 # Simulated user hints of a hint model's training items (Zhang et al. 2017), drawn from each item's ground truth.
 _C.INPUT.HINTS = Section()
 # Hint points per item are geometric: keep adding one while a uniform draw stays above this (1/8: 7 on average,
@@ -77,6 +83,9 @@ _C.DATASETS.TEST = Texts(("landscape_val",))
 _C.DATASETS.VAL_FRACTION = Float(0.1, ge=0, lt=1)
 # An image is gray, and dropped, when the 99th percentile of its chroma sqrt(a^2+b^2) is below this.
 _C.DATASETS.GRAY_CHROMA_THRESHOLD = Float(4.0, ge=0)
+# Training photos whose colorfulness (Hasler and Suesstrunk, on 8-bit RGB) is below this are dropped, and counted in
+# the log (BigColor drops those below 15: dull photos teach dull color). 0 keeps them all; validation keeps them.
+_C.DATASETS.MIN_COLORFULNESS = Float(0.0, ge=0)
 
 # ---------------------------------------------------------------------------
 # Data loader
@@ -99,8 +108,6 @@ _C.SOLVER.WEIGHT_DECAY = Float(0.0, ge=0)
 _C.SOLVER.MOMENTUM = Float(0.9, ge=0, lt=1)
 # Adam / AdamW betas.
 _C.SOLVER.BETAS = Floats((0.9, 0.999), length=2, ge=0, lt=1)
-# Loss of the regression head.
-_C.SOLVER.LOSS = Choice("L1", among=("L1", "L2"))
 # Mixed precision of the forward pass: "auto" (bf16 on CUDA GPUs that support it, none on CPU), "none",
 # "bf16" or "fp16" (fp16 adds a gradient scaler). Losses, metrics and color conversions stay float32.
 _C.SOLVER.AMP = Choice("auto", among=("auto", "none", "bf16", "fp16"))
@@ -126,6 +133,62 @@ _C.SOLVER.SKIP_NONFINITE = Bool(False)
 _C.SOLVER.SEED = Int(0, ge=0, lt=2**31)
 
 # ---------------------------------------------------------------------------
+# Loss: a weighted sum of named terms, each logged on its own (progress bar, metrics.jsonl "train_<term>",
+# TensorBoard, curves). A weight of 0 leaves its term out. (SOLVER.LOSS L1 / L2 of older configs is a shorthand for
+# the first two.)
+# ---------------------------------------------------------------------------
+_C.LOSS = Section()
+# Mean absolute error of the regression head's output against the target, in the model's units (ab / 110 or RGB).
+_C.LOSS.L1_WEIGHT = Float(1.0, ge=0)
+# Mean squared error of the regression head's output against the target.
+_C.LOSS.L2_WEIGHT = Float(0.0, ge=0)
+# The classification head's rebalanced cross-entropy over ab bins.
+_C.LOSS.CLASSIFICATION_WEIGHT = Float(1.0, ge=0)
+# Perceptual distance: L1 between VGG16-BN features (conv1_1 ... conv5_1, weights 1/16 ... 1, as DDColor) of the
+# predicted and the target RGB image; the VGG is frozen and in eval mode.
+_C.LOSS.PERCEPTUAL_WEIGHT = Float(0.0, ge=0)
+# The VGG16-BN weights of the perceptual term: "imagenet" (torchvision's file, downloaded once, SHA-256 checked), a
+# URL or a local .pth path in torchvision's layout.
+_C.LOSS.PERCEPTUAL_WEIGHTS = Text("imagenet", nonempty=True)
+# Adversarial term of the model (the generator); a discriminator (DISCRIMINATOR.*) learns beside it.
+_C.LOSS.GAN_WEIGHT = Float(0.0, ge=0)
+# Epochs of the other terms alone before the adversarial phase starts (DeOldify's NoGAN: pretrain the generator).
+_C.LOSS.GAN_START_EPOCH = Int(0, ge=0)
+# The adversarial loss: "vanilla" (logistic, non-saturating), "hinge" or "least_squares".
+_C.LOSS.GAN_TYPE = Choice("vanilla", among=("vanilla", "hinge", "least_squares"))
+# R1 penalty of the discriminator: this times the mean squared norm of its gradient on real images. 0: off.
+_C.LOSS.R1_WEIGHT = Float(0.0, ge=0)
+# DDColor's colorfulness term: mean over the batch of 1 - colorfulness of the prediction (RGB in [0, 1], absolute
+# opponent channels); rewards vivid color.
+_C.LOSS.COLORFULNESS_WEIGHT = Float(0.0, ge=0)
+
+# ---------------------------------------------------------------------------
+# Discriminator of the adversarial term (LOSS.GAN_WEIGHT > 0): its network, optimizer and schedule
+# ---------------------------------------------------------------------------
+_C.DISCRIMINATOR = Section()
+# "patch": PatchGAN (pix2pix), a logit per overlapping patch; "unet": a small U-Net discriminator (as DDColor's), a
+# logit for the whole image and one per pixel.
+_C.DISCRIMINATOR.ARCH = Choice("patch", among=("patch", "unet"))
+# Channels of the first layer; each stride-2 layer doubles them, up to 8x.
+_C.DISCRIMINATOR.WIDTH = Int(64, ge=1)
+# Stride-2 layers (patch: 3 gives 70x70 patches; unet: the depth of its encoder).
+_C.DISCRIMINATOR.NUM_LAYERS = Int(3, ge=1)
+# Normalisation of its convolutions: "spectral" (spectral norm), "instance" or "none".
+_C.DISCRIMINATOR.NORM = Choice("spectral", among=("spectral", "instance", "none"))
+# Its own optimizer (DDColor: Adam, 1e-4, betas 0.9 / 0.99, no weight decay).
+_C.DISCRIMINATOR.OPTIMIZER = Choice("adam", among=("adam", "adamw"))
+# Its learning rate after warmup.
+_C.DISCRIMINATOR.BASE_LR = Float(1e-4, gt=0)
+# Its Adam / AdamW betas.
+_C.DISCRIMINATOR.BETAS = Floats((0.9, 0.99), length=2, ge=0, lt=1)
+# Its weight decay (decoupled for adamw).
+_C.DISCRIMINATOR.WEIGHT_DECAY = Float(0.0, ge=0)
+# Its learning rate over the adversarial phase: "constant", or "cosine" to 0 at the end; after a linear warmup.
+_C.DISCRIMINATOR.LR_SCHEDULER = Choice("constant", among=("constant", "cosine"))
+# Linear warmup of its learning rate over this many of its iterations.
+_C.DISCRIMINATOR.WARMUP_ITERS = Int(0, ge=0)
+
+# ---------------------------------------------------------------------------
 # Validation
 # ---------------------------------------------------------------------------
 _C.TEST = Section()
@@ -138,6 +201,12 @@ _C.TEST.NUM_TRIPLETS = Int(8, ge=0)
 # A hint model is evaluated at each of these numbers of hints per image, drawn from the ground truth with a seed
 # fixed per image (the same for every model and run); 0 is automatic colorization.
 _C.TEST.HINT_COUNTS = Ints((0, 1, 2, 5, 10, 20), ge=0)
+# Also report FID (Frechet Inception Distance, predictions against targets) at each validation. FID on a few hundred
+# images or fewer is biased upwards: compare runs on the same images only.
+_C.TEST.FID = Bool(False)
+# The Inception weights of FID: "pytorch_fid" (pytorch-fid's TensorFlow-ported file, downloaded once, SHA-256
+# checked), a URL or a local .pth path in that layout.
+_C.TEST.FID_WEIGHTS = Text("pytorch_fid", nonempty=True)
 
 # ---------------------------------------------------------------------------
 # Output

@@ -22,7 +22,8 @@ def build_dataset(cfg, names, train):
         datasets.append(ColorizationDataset(
             spec, cfg.INPUT.COLOR_SPACE, cfg.INPUT.SIZE, cfg.DATASETS.VAL_FRACTION,
             cfg.DATASETS.GRAY_CHROMA_THRESHOLD, train=train, crop_scale=cfg.INPUT.CROP_SCALE,
-            hflip_prob=cfg.INPUT.HFLIP_PROB, seed=cfg.SOLVER.SEED, hints=hint_sampling(cfg) if train else None))
+            hflip_prob=cfg.INPUT.HFLIP_PROB, seed=cfg.SOLVER.SEED, hints=hint_sampling(cfg) if train else None,
+            min_colorfulness=cfg.DATASETS.MIN_COLORFULNESS if train else 0.0, color_enhance=cfg.INPUT.COLOR_ENHANCE))
         if len(datasets[-1]) == 0:
             raise UserError(_no_images_message(cfg, name, spec, datasets[-1]))
     return datasets[0] if len(datasets) == 1 else _Concat(datasets)
@@ -41,17 +42,20 @@ def _no_images_message(cfg, name, spec, d):
     head = f"no images found in data set {name!r} ({spec.source}, split {spec.split})"
     if d.num_listed == 0:
         return f"{head}: it holds no image files ({', '.join(IMAGE_EXTENSIONS)})"
-    gray, unreadable = d.dropped["grayscale"], d.dropped["unreadable"]
-    if gray + unreadable == 0:
+    gray, unreadable, dull = d.dropped["grayscale"], d.dropped["unreadable"], d.dropped["dull"]
+    if gray + unreadable + dull == 0:
         return (f"{head}: none of its {d.num_listed} image files falls in the {spec.split} split "
                 f"(DATASETS.VAL_FRACTION {cfg.DATASETS.VAL_FRACTION}); give more photos, or the path without @")
     reasons = []
     if gray:
         reasons.append(f"{gray} grayscale photos dropped (no color to learn from; "
                        f"DATASETS.GRAY_CHROMA_THRESHOLD {cfg.DATASETS.GRAY_CHROMA_THRESHOLD})")
+    if dull:
+        reasons.append(f"{dull} photos with too little color dropped (DATASETS.MIN_COLORFULNESS "
+                       f"{cfg.DATASETS.MIN_COLORFULNESS})")
     if unreadable:
         reasons.append(f"{unreadable} unreadable or too small files skipped (each named in a warning above)")
-    return f"{head}: all {gray + unreadable} images were left out: " + ", ".join(reasons)
+    return f"{head}: all {gray + unreadable + dull} images were left out: " + ", ".join(reasons)
 
 
 class _Concat(ConcatDataset):

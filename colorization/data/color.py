@@ -63,6 +63,16 @@ def encode(rgb01, color_space):
     return net_input.astype(np.float32, copy=False), target
 
 
+def enhance_target(target, factor, color_space):
+    """A target with its chroma multiplied by factor (DDColor's color enhance): a and b scaled, lightness and hue
+    kept; an RGB target goes through LAB and is clipped back into [0, 1]."""
+    if color_space == "LAB":
+        return target * np.float32(factor)
+    lab = rgb_to_lab(target.transpose(1, 2, 0))
+    lab[:, :, 1:] *= factor
+    return np.ascontiguousarray(lab_to_rgb(lab).transpose(2, 0, 1))
+
+
 def decode(net_input, output, color_space):
     """(input 1xHxW, output CxHxW) in the network's units -> (RGB uint8 HxWx3, ab float32 HxWx2).
 

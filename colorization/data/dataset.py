@@ -7,6 +7,7 @@ import torch
 from torch.utils.data import Dataset
 
 from . import color
+from ..metrics import colorfulness
 from .hints import hint_input, sample_hints
 from .image_io import ImageDecodeError, decode_image
 from .sources import open_source
@@ -26,9 +27,15 @@ def split_of(name, val_fraction):
     return "val" if (h % 1_000_000) < val_fraction * 1_000_000 else "train"
 
 
-def screen_images(source, names, gray_threshold):
-    """Keep the names that decode and carry color. Returns (kept, counts of what was dropped)."""
-    kept, skipped, gray = [], 0, 0
+def image_colorfulness(rgb_uint8):
+    """Hasler and Suesstrunk's colorfulness of one HxWx3 uint8 image (the metric validation reports)."""
+    return float(colorfulness(torch.from_numpy(rgb_uint8).permute(2, 0, 1)[None])[0])
+
+
+def screen_images(source, names, gray_threshold, min_colorfulness=0.0):
+    """Keep the names that decode and carry color (and, with min_colorfulness, enough of it). Returns (kept, counts
+    of what was dropped: unreadable, grayscale, dull)."""
+    kept, skipped, gray, dull = [], 0, 0, 0
     for name in names:
         try:
             img = decode_image(source.read(name), min_short_side=_SCREEN_SIDE)
@@ -44,8 +51,11 @@ def screen_images(source, names, gray_threshold):
         if gray_threshold > 0 and color.chroma_percentile(small) < gray_threshold:
             gray += 1
             continue
+        if min_colorfulness > 0 and image_colorfulness(small) < min_colorfulness:
+            dull += 1
+            continue
         kept.append(name)
-    return kept, {"unreadable": skipped, "grayscale": gray}
+    return kept, {"unreadable": skipped, "grayscale": gray, "dull": dull}
 
 
 class ColorizationDataset(Dataset):
@@ -55,10 +65,11 @@ class ColorizationDataset(Dataset):
     Training items are addressed by (epoch, index) so that the augmentation of every item, and its simulated hints,
     are a pure function of (seed, epoch, index): identical with any number of workers, and after a resume.
     hints: a HintSampling for a hint model's training items (evaluation draws its own, see engine/evaluator.py).
+    min_colorfulness drops photos duller than that; color_enhance multiplies the chroma of training targets.
     """
 
     def __init__(self, spec, color_space, size, val_fraction, gray_threshold, train=False,
-                 crop_scale=(1.0, 1.0), hflip_prob=0.0, seed=0, hints=None):
+                 crop_scale=(1.0, 1.0), hflip_prob=0.0, seed=0, hints=None, min_colorfulness=0.0, color_enhance=1.0):
         self.spec = spec
         self.source = open_source(spec.source)
         self.color_space = color_space
@@ -68,14 +79,16 @@ class ColorizationDataset(Dataset):
         self.hflip_prob = hflip_prob
         self.seed = seed
         self.hints = hints
+        self.color_enhance = color_enhance
         names = self.source.list_images()
         self.num_listed = len(names)  # image files in the whole source, before the split and the screening
         if spec.split != "all":
             names = [n for n in names if split_of(n, val_fraction) == spec.split]
-        self.names, self.dropped = screen_images(self.source, names, gray_threshold)
-        logger.info("data set %s (%s, split %s): %d images kept, %d unreadable skipped, %d grayscale dropped",
+        self.names, self.dropped = screen_images(self.source, names, gray_threshold, min_colorfulness)
+        logger.info("data set %s (%s, split %s): %d images kept, %d unreadable skipped, %d grayscale dropped%s",
                     spec.name, spec.source, spec.split, len(self.names), self.dropped["unreadable"],
-                    self.dropped["grayscale"])
+                    self.dropped["grayscale"], f", {self.dropped['dull']} with colorfulness below "
+                    f"{min_colorfulness:g} dropped" if min_colorfulness > 0 else "")
 
     def __len__(self):
         return len(self.names)
@@ -92,6 +105,8 @@ class ColorizationDataset(Dataset):
         else:
             img = resize_center_crop(img, self.size)
         net_input, target = color.encode(color.to_unit(img), self.color_space)
+        if self.train and self.color_enhance != 1.0:
+            target = color.enhance_target(target, self.color_enhance, self.color_space)
         if self.hints is not None and self.train:
             hint_ab, mask, _ = sample_hints(target, rng, self.hints)
             net_input = hint_input(net_input, hint_ab, mask)

@@ -14,6 +14,7 @@ from ..errors import UserError
 from ..utils.plots import plot_psnr_by_hints, psnr_by_hints
 from ..utils.visualize import header_row, hstack, mark_hints, vstack, write_rgb
 from .evaluator import display_hint_count, evaluate, hint_key
+from .fid import FID_RELIABLE_IMAGES, FIDAccumulator, build_fid_network
 from .predictor import Colorizer
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ TABLE_COLUMNS = (
     ("\\|ΔCF\\| ↓", "colorfulness_gap", "{:.2f}"),
     ("AuC ↑", "auc", "{:.4f}"),
 )
+FID_COLUMN = ("FID ↓", "fid", "{:.2f}")  # with --fid
 
 
 @dataclass
@@ -92,17 +94,23 @@ class Comparison:
     def markdown(self):
         sizes = sorted({m.input_size for m in self.models})
         size_column = len(sizes) > 1  # then each model must be read against the baseline of its own size
-        header = ["model"] + (["px"] if size_column else []) + [c[0] for c in TABLE_COLUMNS]
+        columns = TABLE_COLUMNS + ((FID_COLUMN,) if "fid" in self.models[0].metrics else ())
+        header = ["model"] + (["px"] if size_column else []) + [c[0] for c in columns]
         lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
         for entry in self.models + self.table_baselines():
             for label, values in entry.hint_rows():
                 cells = [label.replace("|", "\\|")] + ([str(entry.input_size)] if size_column else [])
-                cells += [fmt.format(values[key]) for _, key, fmt in TABLE_COLUMNS]
+                cells += ["–" if values.get(key) is None else fmt.format(values[key]) for _, key, fmt in columns]
                 lines.append("| " + " | ".join(cells) + " |")
         intro = (f"{self.models[0].num_images} images of {self.dataset} (split {self.split}), "
                  f"{' / '.join(str(s) for s in sizes)} px. ↑ higher is better, ↓ lower is better; "
                  f"L1/L2 ab in LAB units, PSNR/SSIM/colorfulness on 8-bit RGB. "
                  f"\"{BASELINE_NAME}\" predicts ab = 0: a model is only useful where it beats it.")
+        if "fid" in self.models[0].metrics:
+            n = self.models[0].metrics["fid_images"]
+            intro += (f" FID: pytorch-fid's Inception weights, predictions against the targets of these {n} images"
+                      + (f"; below {FID_RELIABLE_IMAGES} images FID is biased upwards: compare it only between rows "
+                         f"of this table" if n < FID_RELIABLE_IMAGES else "") + ".")
         return intro + "\n\n" + "\n".join(lines) + "\n"
 
     def contact_sheet(self, gap=4):
@@ -166,15 +174,17 @@ def _split_baseline(summary):
 
 
 def compare_checkpoints(checkpoints, dataset, config_file=None, device="auto", num_images=8, progress=True,
-                        backend="auto"):
+                        backend="auto", fid_weights=None):
     """Evaluate every checkpoint (or exported .onnx) on `dataset` (catalog name, folder or .zip) through `backend`
-    (see Colorizer.from_checkpoint); returns a Comparison."""
+    (see Colorizer.from_checkpoint); returns a Comparison. fid_weights: the Inception weights (see
+    TEST.FID_WEIGHTS) to add FID, or None."""
     if not checkpoints:
         raise UserError("give at least one checkpoint")
     spec = resolve_dataset(dataset)  # an unknown name fails before any model is loaded
     names = display_names(checkpoints)
     colorizers = [Colorizer.from_checkpoint(p, config_file, device, backend) for p in checkpoints]
     data_cfgs, datasets, baselines, models = {}, {}, {}, []
+    fid_network = build_fid_network(fid_weights, colorizers[0].device) if fid_weights else None
     for name, path, colorizer in zip(names, checkpoints, colorizers):
         key = (colorizer.cfg.INPUT.SIZE, colorizer.cfg.INPUT.COLOR_SPACE)
         if key not in datasets:
@@ -185,9 +195,10 @@ def compare_checkpoints(checkpoints, dataset, config_file=None, device="auto", n
                 raise UserError(f"data set {dataset!r} changed while it was being read; run again")
         loader = build_data_loader(data_cfgs[key], datasets[key], train=False, device_type=colorizer.device.type)
         batches = tqdm(loader, desc=name, unit="batch", dynamic_ncols=True, disable=not progress)
+        fid = FIDAccumulator(fid_network.to(colorizer.device), colorizer.device) if fid_network else None
         summary, kept = evaluate(colorizer.model, batches, key[1], colorizer.device, keep_images=num_images,
                                  hint_counts=colorizer.cfg.TEST.HINT_COUNTS,
-                                 with_baseline=key not in baselines)
+                                 with_baseline=key not in baselines, fid=fid)
         metrics, baseline = _split_baseline(summary)
         count = len(datasets[key])
         if key not in baselines:

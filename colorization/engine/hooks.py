@@ -7,6 +7,7 @@ import os
 from ..utils.plots import plot_training_curves
 from ..utils.visualize import hstack, mark_hints, save_triplets
 from .evaluator import evaluate, hint_key
+from .fid import FIDAccumulator, build_fid_network
 
 
 class EpochRecord:
@@ -34,7 +35,18 @@ class HookBase:
 
 
 class ValidationHook(HookBase):
-    """Every TEST.EVAL_PERIOD epochs and after the last: metrics of the model and of the "no color" baseline."""
+    """Every TEST.EVAL_PERIOD epochs and after the last: metrics of the model and of the "no color" baseline (and
+    their FID with TEST.FID; the Inception network is loaded at the first validation)."""
+
+    def __init__(self):
+        self.fid_network = None
+
+    def _fid(self, trainer):
+        if not trainer.cfg.TEST.FID:
+            return None
+        if self.fid_network is None:
+            self.fid_network = build_fid_network(trainer.cfg.TEST.FID_WEIGHTS, trainer.device)
+        return FIDAccumulator(self.fid_network, trainer.device)
 
     def after_epoch(self, trainer, epoch):
         cfg = trainer.cfg
@@ -42,13 +54,18 @@ class ValidationHook(HookBase):
             return
         summary, epoch.kept = evaluate(trainer.model, trainer.val_loader, cfg.INPUT.COLOR_SPACE, trainer.device,
                                        keep_images=cfg.TEST.NUM_TRIPLETS if trainer.dist.is_main else 0,
-                                       amp_dtype=trainer.amp_dtype, hint_counts=cfg.TEST.HINT_COUNTS)
+                                       amp_dtype=trainer.amp_dtype, hint_counts=cfg.TEST.HINT_COUNTS,
+                                       fid=self._fid(trainer))
         trainer.last_metrics = summary
         epoch.record.update({f"val_{k}": v for k, v in summary.items()})
         trainer.logger.info(
             "epoch %d validation: PSNR %.2f dB (no color %.2f), L1 %.4f (%.4f), L1 on ab %.2f (%.2f)",
             trainer.epoch, summary["psnr"], summary["baseline_psnr"], summary["l1"], summary["baseline_l1"],
             summary["l1_ab"], summary["baseline_l1_ab"])
+        if summary.get("fid") is not None:
+            trainer.logger.info("epoch %d validation: FID %.2f (no color %.2f) on %d images (pytorch-fid's Inception; "
+                                "biased upwards below thousands of images)", trainer.epoch, summary["fid"],
+                                summary.get("baseline_fid") or float("nan"), summary["fid_images"])
         hinted = [(c, summary[hint_key(c, "psnr")]) for c in cfg.TEST.HINT_COUNTS if hint_key(c, "psnr") in summary]
         if len(hinted) > 1:
             trainer.logger.info("epoch %d validation PSNR with hints: %s", trainer.epoch,
@@ -81,8 +98,10 @@ class MetricsLogHook(HookBase):
 
     def after_epoch(self, trainer, epoch):
         record = epoch.record
-        trainer.logger.info("epoch %d: train loss %.4f, %.1f images/s, lr %.2e", trainer.epoch,
-                            record["train_loss"], record["images_per_s"], record["lr"])
+        terms = [(k[len("train_"):], v) for k, v in record.items() if k.startswith("train_") and k != "train_loss"]
+        detail = " (" + ", ".join(f"{name} {value:.4g}" for name, value in terms) + ")" if terms else ""
+        trainer.logger.info("epoch %d: train loss %.4f%s, %.1f images/s, lr %.2e", trainer.epoch,
+                            record["train_loss"], detail, record["images_per_s"], record["lr"])
         if trainer.dist.is_main:
             with open(trainer.metrics_path, "a", encoding="utf-8") as f:
                 f.write(json.dumps(record) + "\n")

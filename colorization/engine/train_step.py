@@ -24,7 +24,7 @@ class Update:
 
 @dataclass
 class StepOutcome:
-    """losses: every term's value in this process (and "<update>_total" sums where there are several updates);
+    """losses: every term's value in this process, and each update's sum as "<update name>_total";
     finite: every update's total was finite on every rank (else its optimizer step was skipped);
     shared: the values of the step's `shared` callable, summed over ranks."""
     losses: Dict[str, float]
@@ -67,8 +67,7 @@ class TrainStep:
             terms = update.losses(self, inputs, targets)
             total = sum(terms.values())
             values.update({name: t.item() for name, t in terms.items()})
-            if len(self.updates) > 1:
-                values[f"{update.name}_total"] = total.item()
+            values[f"{update.name}_total"] = total.item()
             extra = [float(v) for v in shared()] if i == 0 and shared is not None else []
             reduced = self.all_reduce_sum(torch.stack([total.detach().float()] + [total.new_tensor(v) for v in extra]))
             update.optimizer.zero_grad(set_to_none=True)

@@ -1,6 +1,7 @@
 """The training loop: a trainer built in steps, epochs of a shared TrainStep, end-of-epoch hooks, checkpoints and
 bit-identical resume."""
 import json
+import math
 import os
 import signal
 import time
@@ -22,7 +23,8 @@ from ..utils.io import atomic_write, ensure_writable
 from ..utils.logger import setup_logger
 from .color_prior import prepare_color_prior
 from .hooks import EpochRecord, default_hooks
-from .train_step import TrainStep, Update, forward_model
+from .losses import Objective
+from .train_step import TrainStep, Update
 
 
 class NonFiniteLossError(RuntimeError):
@@ -103,11 +105,15 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.optimizer = build_optimizer(self.cfg, self.model)
         self.scheduler = build_lr_scheduler(self.cfg, self.optimizer, self.iters_per_epoch)
+        self.objective = Objective(self.cfg, self.model, self.device, self.iters_per_epoch,
+                                   fp16=self.amp_dtype == torch.float16)
+        # The epoch's sums are kept per name in this fixed order, the same on every process.
+        self.loss_names = ["model_total", "discriminator_total"] + self.objective.term_names()
 
     def _init_progress(self):
         self.epoch = 0  # epochs completed
         self.iter_in_epoch = 0  # batches of the current epoch completed (non-zero only after an interruption)
-        self.epoch_loss = [0.0, 0]  # loss sum and images of the current epoch so far
+        self.epoch_loss = {}  # name -> [sum of value x images, images] of the current epoch so far
         self.last_metrics = {}
         self.skipped_steps = 0  # non-finite losses skipped (SOLVER.SKIP_NONFINITE), over the whole run
         self._stop_signal = None
@@ -117,17 +123,25 @@ class Trainer:
         if self.dist.enabled:
             if self.cfg.MODEL.SYNC_BN:
                 self.model = convert_sync_batchnorm(self.model, self.device.type)
-            self.ddp_model = DistributedDataParallel(
-                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+            device_ids = [self.device.index] if self.device.type == "cuda" else None
+            self.ddp_model = DistributedDataParallel(self.model, device_ids=device_ids)
+            if self.objective.discriminator is not None:
+                self.objective.ddp_discriminator = DistributedDataParallel(self.objective.discriminator,
+                                                                           device_ids=device_ids)
         if self.cfg.MODEL.COMPILE:
             self.ddp_model = torch.compile(self.ddp_model)
 
     def build_updates(self):
-        """The optimizers of a step and the loss terms each minimises (one network and its head's loss here)."""
+        """The optimizers of a step in the current epoch and the loss terms each minimises: the model's, then in
+        the adversarial phase the discriminator's."""
         def losses(step, inputs, targets):
-            return {"loss": self.model.loss(forward_model(step, self.ddp_model, inputs), targets)}
+            return self.objective.model_terms(step, self.ddp_model, inputs, targets, self.epoch)
 
-        return [Update("model", self.optimizer, self.scheduler, self.scaler, losses)]
+        updates = [Update("model", self.optimizer, self.scheduler, self.scaler, losses)]
+        o = self.objective
+        if o.gan_active(self.epoch):
+            updates.append(Update("discriminator", o.d_optimizer, o.d_scheduler, o.d_scaler, o.discriminator_terms))
+        return updates
 
     # ------------------------------------------------------------------ state
     def state_dict(self):
@@ -139,7 +153,8 @@ class Trainer:
             "scaler": self.scaler.state_dict(),
             "epoch": self.epoch,
             "iter_in_epoch": self.iter_in_epoch,
-            "epoch_loss": list(self.epoch_loss),
+            "epoch_loss": dict(self.epoch_loss),
+            "discriminator": self.objective.state_dict(),
             "skipped_steps": self.skipped_steps,
             "cfg": self.cfg.dump(),
             "color": color_constants(self.cfg.INPUT.COLOR_SPACE),
@@ -154,9 +169,13 @@ class Trainer:
         self.scheduler.load_state_dict(ckpt["scheduler"])
         if ckpt.get("scaler"):
             self.scaler.load_state_dict(ckpt["scaler"])
+        self.objective.load_state_dict(ckpt.get("discriminator"), path)
         self.epoch, self.iter_in_epoch = ckpt["epoch"], ckpt.get("iter_in_epoch", 0)
-        # The checkpoint holds the sums of all processes (see save); rank 0 carries them on.
-        self.epoch_loss = list(ckpt.get("epoch_loss", [0.0, 0])) if self.dist.is_main else [0.0, 0]
+        # The checkpoint holds the sums of all processes (see save); rank 0 carries them on. Checkpoints written before
+        # the loss had several terms hold [sum, images] of the one loss.
+        stored = ckpt.get("epoch_loss") or {}
+        stored = {"model_total": stored} if isinstance(stored, (list, tuple)) else stored
+        self.epoch_loss = {k: list(v) for k, v in stored.items()} if self.dist.is_main else {}
         self.skipped_steps = ckpt.get("skipped_steps", 0)
         self.last_metrics = ckpt.get("metrics", {})
         torch.set_rng_state(ckpt["rng"]["torch"])
@@ -230,6 +249,7 @@ class Trainer:
         sampler = self.train_loader.sampler
         sampler.set_epoch(self.epoch, skip=self.iter_in_epoch * self.train_loader.batch_size)
         self.model.train()
+        self.step.updates = self.build_updates()  # the adversarial phase starts at an epoch's beginning
         for hook in self.hooks:
             hook.before_epoch(self)
         start, seen = time.perf_counter(), 0
@@ -244,7 +264,7 @@ class Trainer:
             self._account(outcome)
             self.iter_in_epoch += 1
             seen += outcome.images * self.dist.world_size
-            bar.set_postfix(loss=f"{outcome.losses['loss']:.4f}", img_s=f"{seen / (time.perf_counter() - start):.1f}")
+            bar.set_postfix(self._progress(outcome.losses), img_s=f"{seen / (time.perf_counter() - start):.1f}")
             for hook in self.hooks:
                 hook.after_step(self, outcome)
             if stop_now:
@@ -254,30 +274,45 @@ class Trainer:
         self.epoch_images = seen
         return True
 
+    @staticmethod
+    def _progress(losses):
+        """The progress bar's loss figures: the model's total, and each term when there are several."""
+        shown = {"loss": losses["model_total"]}
+        terms = [n for n in losses if not n.endswith("_total")]
+        if len(terms) > 1:
+            shown.update((n, losses[n]) for n in terms)
+        return {n: f"{v:.4g}" for n, v in shown.items()}
+
     def _account(self, outcome):
-        """Adds a finite step to the epoch's loss; a non-finite one is skipped (SOLVER.SKIP_NONFINITE) or ends
+        """Adds a finite step to the epoch's sums; a non-finite one is skipped (SOLVER.SKIP_NONFINITE) or ends
         the run naming the iteration."""
-        loss = outcome.losses["loss"]
         if outcome.finite:
-            self.epoch_loss[0] += loss * outcome.images
-            self.epoch_loss[1] += outcome.images
-        elif self.cfg.SOLVER.SKIP_NONFINITE:
+            for name, value in outcome.losses.items():
+                total = self.epoch_loss.setdefault(name, [0.0, 0])
+                total[0] += value * outcome.images
+                total[1] += outcome.images
+            return
+        # The model's total when that is what failed, else the discriminator's.
+        name = next(n for n in ("model_total", "discriminator_total") if not math.isfinite(outcome.losses.get(n, 0)))
+        what, loss = ("loss" if name == "model_total" else "discriminator loss"), outcome.losses[name]
+        if self.cfg.SOLVER.SKIP_NONFINITE:
             self.skipped_steps += 1
-            self.logger.warning("skipped iteration %d of epoch %d: loss is %s (SOLVER.SKIP_NONFINITE)",
-                                self.iter_in_epoch + 1, self.epoch + 1, loss)
+            self.logger.warning("skipped iteration %d of epoch %d: %s is %s (SOLVER.SKIP_NONFINITE)",
+                                self.iter_in_epoch + 1, self.epoch + 1, what, loss)
         else:
             raise NonFiniteLossError(
-                f"loss is {loss} at epoch {self.epoch + 1}, iteration {self.iter_in_epoch + 1} "
+                f"{what} is {loss} at epoch {self.epoch + 1}, iteration {self.iter_in_epoch + 1} "
                 f"(global iteration {self.epoch * self.iters_per_epoch + self.iter_in_epoch + 1}); "
                 f"the last good checkpoint in {self.output_dir} is kept. Lower SOLVER.BASE_LR or set "
                 f"SOLVER.SKIP_NONFINITE True")
 
     def _end_of_epoch(self):
-        epoch = EpochRecord({"epoch": self.epoch, "iteration": self.epoch * self.iters_per_epoch,
-                             "lr": self.optimizer.param_groups[0]["lr"], "train_loss": self._reduced_mean_loss(),
-                             "images_per_s": self.epoch_images / max(self.epoch_seconds, 1e-9),
-                             "skipped_steps": self.skipped_steps})
-        self.iter_in_epoch, self.epoch_loss = 0, [0.0, 0]
+        record = {"epoch": self.epoch, "iteration": self.epoch * self.iters_per_epoch,
+                  "lr": self.optimizer.param_groups[0]["lr"]}
+        record.update(self._mean_losses())
+        record.update(images_per_s=self.epoch_images / max(self.epoch_seconds, 1e-9), skipped_steps=self.skipped_steps)
+        epoch = EpochRecord(record)
+        self.iter_in_epoch, self.epoch_loss = 0, {}
         for hook in self.hooks:
             hook.after_epoch(self, epoch)
 
@@ -288,14 +323,18 @@ class Trainer:
         return values.tolist()
 
     def _reduced_epoch_loss(self):
-        """[loss sum, images] of the current epoch so far, over all processes."""
-        total = torch.tensor(self.epoch_loss, dtype=torch.float64)
+        """{name: [sum, images]} of the current epoch so far, over all processes (names without images left out)."""
+        sums = [self.epoch_loss.get(n, [0.0, 0]) for n in self.loss_names]
+        total = torch.tensor(sums, dtype=torch.float64)
         if self.dist.enabled:
             if self.device.type == "cuda":
                 total = total.to(self.device)
             torch.distributed.all_reduce(total)
-        return total.tolist()
+        return {n: v for n, v in zip(self.loss_names, total.tolist()) if v[1] > 0}
 
-    def _reduced_mean_loss(self):
-        total, images = self._reduced_epoch_loss()
-        return total / max(images, 1)
+    def _mean_losses(self):
+        """The epoch's means: "train_loss" (the model's total), "train_discriminator_loss", "train_<term>"."""
+        keys = {"model_total": "train_loss", "discriminator_total": "train_discriminator_loss"}
+        means = {keys.get(n, "train_" + n): s / n_images for n, (s, n_images) in self._reduced_epoch_loss().items()}
+        means.setdefault("train_loss", 0.0)
+        return means

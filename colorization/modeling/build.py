@@ -18,13 +18,24 @@ class ColorizationModel(nn.Module):
         self.head = head
         self.in_channels = in_channels  # 1 (L) or 1 + HINT_CHANNELS (L, hint ab, hint mask)
 
+    @property
+    def encoder(self):
+        """The network's pretrained backbone (the ResNet U-Nets' "encoder"), or None."""
+        return getattr(self.net, "encoder", None)
+
     def forward(self, x):
         if self.head.kind == "classification":
             return self.net.forward_logits(x)
         return self.net(x)
 
+    def loss_terms(self, raw, target):
+        """The head's own weighted loss terms by name (LOSS.L1_WEIGHT, LOSS.L2_WEIGHT, LOSS.CLASSIFICATION_WEIGHT)."""
+        return self.head.loss_terms(raw, target)
+
     def loss(self, raw, target):
-        return self.head.loss(raw, target)
+        """The sum of the head's terms (a zero tensor when every weight is 0)."""
+        terms = self.loss_terms(raw, target)
+        return sum(terms.values()) if terms else raw.new_zeros(())
 
     def predict(self, x, size=None):
         """Network output in the target's units (LAB: ab / 110, RGB: [0, 1]) at `size` (default: x's)."""
@@ -42,8 +53,9 @@ def initial_bins(cfg):
 
 def build_head(cfg, bins=None):
     if cfg.MODEL.HEAD == "classification":
-        return ClassificationHead(initial_bins(cfg) if bins is None else bins, cfg.MODEL.ANNEALED_T)
-    return RegressionHead(cfg.SOLVER.LOSS)
+        return ClassificationHead(initial_bins(cfg) if bins is None else bins, cfg.MODEL.ANNEALED_T,
+                                  weight=cfg.LOSS.CLASSIFICATION_WEIGHT)
+    return RegressionHead(cfg.LOSS.L1_WEIGHT, cfg.LOSS.L2_WEIGHT)
 
 
 def build_model(cfg, bins=None):

@@ -14,19 +14,23 @@ def resize_to(x, size):
 
 
 class RegressionHead(nn.Module):
-    """The network predicts the target channels directly; L1 or L2 loss at the target's resolution."""
+    """The network predicts the target channels directly; weighted L1 and L2 terms at the target's resolution."""
 
     kind = "regression"
 
-    def __init__(self, loss="L1"):
+    def __init__(self, l1_weight=1.0, l2_weight=0.0):
         super().__init__()
-        self.loss_name = loss
+        self.l1_weight, self.l2_weight = l1_weight, l2_weight
 
-    def loss(self, raw, target):
+    def loss_terms(self, raw, target):
+        """{"l1": weighted L1, "l2": weighted L2}, without the terms of weight 0."""
         pred = resize_to(raw, target.shape[-2:])
-        if self.loss_name == "L1":
-            return F.l1_loss(pred, target)
-        return F.mse_loss(pred, target)
+        terms = {}
+        if self.l1_weight > 0:
+            terms["l1"] = self.l1_weight * F.l1_loss(pred, target)
+        if self.l2_weight > 0:
+            terms["l2"] = self.l2_weight * F.mse_loss(pred, target)
+        return terms
 
     def predict(self, raw, size):
         return resize_to(raw, size)
@@ -43,8 +47,9 @@ class ClassificationHead(nn.Module):
 
     kind = "classification"
 
-    def __init__(self, bins, temperature=0.38, class_weights=None):
+    def __init__(self, bins, temperature=0.38, class_weights=None, weight=1.0):
         super().__init__()
+        self.weight = weight
         bins = torch.as_tensor(bins, dtype=torch.float32)
         self.register_buffer("bins", bins.clone())
         weights = torch.ones(len(bins)) if class_weights is None else torch.as_tensor(class_weights).float()
@@ -62,7 +67,11 @@ class ClassificationHead(nn.Module):
         """Class rebalancing weights from the empirical prior over self.bins."""
         self.class_weights.copy_(rebalancing_weights(prior.to(self.bins.device), self.bins, lam, sigma))
 
-    def loss(self, logits, target):
+    def loss_terms(self, logits, target):
+        """{"classification": weighted cross-entropy}, or nothing when its weight is 0."""
+        return {"classification": self.weight * self.cross_entropy(logits, target)} if self.weight > 0 else {}
+
+    def cross_entropy(self, logits, target):
         ab = F.interpolate(target * AB_SCALE, size=logits.shape[-2:], mode="area")
         with torch.no_grad():
             soft = soft_encode(ab, self.bins)

@@ -26,22 +26,27 @@ class ModelEntry:
     predict. weights: name ("imagenet") -> PublishedWeights. bins_from_official(state_dict): the ab bins a
     classification head must take from an official-layout file (None when the file does not fix them).
     hints: whether the network takes user hints (MODEL.HINTS): "never", "optional" or "always" (its input has the
-    hint channels in any case; without hints they are zero)."""
+    hint channels in any case; without hints they are zero). pretrained_module: the submodule of the network that
+    an official-layout file fills ("" the whole network; "encoder" where the published weights are a backbone's
+    ImageNet classification weights); pretrained_unused: key prefixes of such a file the network has no use for."""
     name: str
     builder: Callable
     color_spaces: Tuple[str, ...] = ("LAB", "RGB")
     weights: Dict[str, PublishedWeights] = field(default_factory=dict)
     bins_from_official: Optional[Callable] = None
     hints: str = "never"
+    pretrained_module: str = ""
+    pretrained_unused: Tuple[str, ...] = ()
 
 
-def register_model(name, color_spaces=("LAB", "RGB"), weights=None, bins_from_official=None, hints="never"):
+def register_model(name, color_spaces=("LAB", "RGB"), weights=None, bins_from_official=None, hints="never",
+                   pretrained_module="", pretrained_unused=()):
     """Decorator registering a network builder under `name`, with its rules and published weights."""
     def wrap(builder):
         if name in MODEL_REGISTRY:
             raise ValueError(f"model {name!r} is registered twice")
         MODEL_REGISTRY[name] = ModelEntry(name, builder, tuple(color_spaces), dict(weights or {}),
-                                          bins_from_official, hints)
+                                          bins_from_official, hints, pretrained_module, tuple(pretrained_unused))
         return builder
     return wrap
 
@@ -74,6 +79,10 @@ def check_model_config(cfg):
     if cfg.MODEL.HINTS and cfg.INPUT.COLOR_SPACE != "LAB":
         raise UserError(f"config key MODEL.HINTS is True: hints are ab colors and need INPUT.COLOR_SPACE 'LAB', "
                         f"not {cfg.INPUT.COLOR_SPACE!r}")
+    if cfg.MODEL.FREEZE_ENCODER_EPOCHS and not entry.pretrained_module:
+        with_encoder = sorted(n for n, e in MODEL_REGISTRY.items() if e.pretrained_module)
+        raise UserError(f"config key MODEL.FREEZE_ENCODER_EPOCHS is {cfg.MODEL.FREEZE_ENCODER_EPOCHS}, but MODEL.ARCH "
+                        f"{entry.name!r} has no pretrained encoder; models with one: {', '.join(with_encoder)}")
     pretrained = cfg.MODEL.PRETRAINED.strip().lower()
     if pretrained and "://" not in pretrained and not pretrained.endswith((".pth", ".pt")) \
             and pretrained not in entry.weights:

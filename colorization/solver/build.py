@@ -1,19 +1,37 @@
-"""build_optimizer and build_lr_scheduler: optimizer and a per-iteration warmup + cosine / step schedule."""
+"""build_optimizer and build_lr_scheduler: the model's optimizer and its per-iteration warmup + cosine / step
+schedule (with a pretrained encoder held still for MODEL.FREEZE_ENCODER_EPOCHS), and the discriminator's own."""
+import functools
 import math
 
 import torch
 
 
+def make_optimizer(name, params, lr, betas=(0.9, 0.999), weight_decay=0.0, momentum=0.9):
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=tuple(betas), weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, betas=tuple(betas), weight_decay=weight_decay)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    raise ValueError(f"unknown optimizer {name!r}")
+
+
+def _encoder_held(cfg, model):
+    """The parameters of the model's pretrained encoder when MODEL.FREEZE_ENCODER_EPOCHS holds it still, else []."""
+    encoder = getattr(model, "encoder", None)
+    if cfg.MODEL.FREEZE_ENCODER_EPOCHS == 0 or encoder is None:
+        return []
+    return [p for p in encoder.parameters() if p.requires_grad]
+
+
 def build_optimizer(cfg, model):
-    params = [p for p in model.parameters() if p.requires_grad]
+    """One parameter group, or two (the rest, then the encoder) when the encoder is held still at first."""
     s = cfg.SOLVER
-    if s.OPTIMIZER == "adam":
-        return torch.optim.Adam(params, lr=s.BASE_LR, betas=tuple(s.BETAS), weight_decay=s.WEIGHT_DECAY)
-    if s.OPTIMIZER == "adamw":
-        return torch.optim.AdamW(params, lr=s.BASE_LR, betas=tuple(s.BETAS), weight_decay=s.WEIGHT_DECAY)
-    if s.OPTIMIZER == "sgd":
-        return torch.optim.SGD(params, lr=s.BASE_LR, momentum=s.MOMENTUM, weight_decay=s.WEIGHT_DECAY)
-    raise ValueError(f"unknown SOLVER.OPTIMIZER {s.OPTIMIZER!r}")
+    held = {id(p) for p in _encoder_held(cfg, model)}
+    params = [p for p in model.parameters() if p.requires_grad and id(p) not in held]
+    if held:
+        params = [{"params": params}, {"params": [p for p in model.parameters() if id(p) in held]}]
+    return make_optimizer(s.OPTIMIZER, params, s.BASE_LR, s.BETAS, s.WEIGHT_DECAY, s.MOMENTUM)
 
 
 def lr_factor(iteration, iters_per_epoch, max_epochs, warmup_iters, schedule, steps=(), gamma=0.1):
@@ -34,8 +52,22 @@ def lr_factor(iteration, iters_per_epoch, max_epochs, warmup_iters, schedule, st
 
 
 def build_lr_scheduler(cfg, optimizer, iters_per_epoch):
-    """A LambdaLR stepped once per iteration."""
+    """A LambdaLR stepped once per iteration; a held encoder's group gets 0 for its first epochs."""
     s = cfg.SOLVER
-    return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda it: lr_factor(it, iters_per_epoch, s.MAX_EPOCHS, s.WARMUP_ITERS, s.LR_SCHEDULER,
-                                        tuple(s.STEPS), s.GAMMA))
+    factor = functools.partial(lr_factor, iters_per_epoch=iters_per_epoch, max_epochs=s.MAX_EPOCHS,
+                               warmup_iters=s.WARMUP_ITERS, schedule=s.LR_SCHEDULER, steps=tuple(s.STEPS),
+                               gamma=s.GAMMA)
+    held_iters = cfg.MODEL.FREEZE_ENCODER_EPOCHS * iters_per_epoch
+    lambdas = [factor, lambda it: 0.0 if it < held_iters else factor(it)][:len(optimizer.param_groups)]
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambdas)
+
+
+def build_discriminator_optimization(cfg, discriminator, iters_per_epoch):
+    """(optimizer, LambdaLR) of the discriminator, over the iterations of the adversarial phase only."""
+    d = cfg.DISCRIMINATOR
+    optimizer = make_optimizer(d.OPTIMIZER, discriminator.parameters(), d.BASE_LR, d.BETAS, d.WEIGHT_DECAY)
+    epochs = cfg.SOLVER.MAX_EPOCHS - cfg.LOSS.GAN_START_EPOCH
+    schedule = "cosine" if d.LR_SCHEDULER == "cosine" else "step"  # "step" without steps: constant
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda it: lr_factor(it, iters_per_epoch, epochs, d.WARMUP_ITERS, schedule))
+    return optimizer, scheduler

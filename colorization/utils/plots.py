@@ -90,6 +90,15 @@ def plot_psnr_by_hints(series, baseline, out_png, title=""):
     return out_png
 
 
+def loss_term_panel(records):
+    """A panel of every weighted loss term ("train_<term>": l1, perceptual, gan, d_real, ...) when the loss has
+    more than one; () otherwise."""
+    keys = sorted({k for r in records for k in r if k.startswith("train_") and k != "train_loss"})
+    if len(keys) < 2:
+        return ()
+    return (("loss terms (weighted)", "loss", [(k, k[len("train_"):]) for k in keys]),)
+
+
 def plot_training_curves(metrics_jsonl_path, out_png):
     """Draw the curves of a run into out_png and return its path; None (one warning) when matplotlib is missing.
     A hint model's run gets a fourth panel: PSNR against the number of hints at its last validation."""
@@ -101,10 +110,11 @@ def plot_training_curves(metrics_jsonl_path, out_png):
     if not records:
         raise ValueError(f"{metrics_jsonl_path} holds no records")
     hinted = [r for r in records if len(psnr_by_hints(r, "val_")) > 1]
-    panels = len(PANELS) + bool(hinted)
+    drawn = PANELS + loss_term_panel(records)
+    panels = len(drawn) + bool(hinted)
     fig = figure(figsize=(4.2 * panels, 3.4), dpi=100, layout="constrained")
     canvas(fig)
-    for i, (title, ylabel, lines) in enumerate(PANELS):
+    for i, (title, ylabel, lines) in enumerate(drawn):
         ax = fig.add_subplot(1, panels, i + 1)
         for key, label in lines:
             points = [(r["epoch"], r[key]) for r in records if r.get(key) is not None]

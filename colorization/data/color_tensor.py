@@ -1,0 +1,63 @@
+"""Differentiable color conversions on torch tensors, for the loss terms that look at RGB images (perceptual,
+adversarial, colorfulness): LAB -> RGB as OpenCV computes it, and the network's units -> RGB."""
+import torch
+
+from .color import AB_SCALE, L_CENTER, L_SCALE
+
+# D65 white point and the XYZ -> linear sRGB matrix that OpenCV's float LAB conversion uses.
+_WHITE = (0.950456, 1.0, 1.088754)
+_XYZ_TO_RGB = ((3.240479, -1.53715, -0.498535),
+               (-0.969256, 1.875991, 0.041556),
+               (0.055648, -0.204043, 1.057311))
+_EPSILON = 0.008856  # (6/29)^3: where CIE's cube root turns linear
+_KAPPA = 903.3
+# The mean and standard deviation of ImageNet's RGB images, by which torchvision's pretrained backbones (ResNet, VGG)
+# expect their input normalised.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _f_inverse(f):
+    # The two branches are evaluated on clamped inputs, so that neither feeds an inf or NaN gradient into torch.where.
+    cube = f.clamp(min=6 / 29) ** 3
+    linear = (f.clamp(max=6 / 29) - 16 / 116) / 7.787
+    return torch.where(f > 6 / 29, cube, linear)
+
+
+def _srgb_gamma(v):
+    curved = 1.055 * v.clamp(min=0.0031308) ** (1 / 2.4) - 0.055
+    return torch.where(v > 0.0031308, curved, 12.92 * v)
+
+
+def lab_to_rgb_tensor(lab):
+    """(B, 3, H, W) LAB (L in [0, 100]) -> sRGB in [0, 1], differentiable; agrees with data.color.lab_to_rgb."""
+    lightness, a, b = lab.float().unbind(1)
+    fy = (lightness + 16) / 116
+    y = torch.where(lightness > _EPSILON * _KAPPA, fy.clamp(min=0) ** 3, lightness / _KAPPA)
+    x = _f_inverse(fy + a / 500) * _WHITE[0]
+    z = _f_inverse(fy - b / 200) * _WHITE[2]
+    matrix = torch.tensor(_XYZ_TO_RGB, dtype=x.dtype, device=x.device)
+    linear = torch.einsum("ij,bjhw->bihw", matrix, torch.stack([x, y, z], dim=1))
+    return _srgb_gamma(linear).clamp(0.0, 1.0)
+
+
+def network_rgb(net_input, output, color_space):
+    """RGB in [0, 1] of a prediction or target in the network's units (LAB: ab / 110 with the input's normalised L,
+    channel 0 of net_input; RGB: the channels themselves), differentiable."""
+    if color_space == "LAB":
+        lightness = net_input[:, :1].float() * L_SCALE + L_CENTER
+        return lab_to_rgb_tensor(torch.cat([lightness, output.float() * AB_SCALE], dim=1))
+    return output.float().clamp(0.0, 1.0)
+
+
+def imagenet_normalize(rgb):
+    """RGB in [0, 1] normalised as ImageNet backbones expect."""
+    mean = torch.tensor(IMAGENET_MEAN, dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
+    return (rgb - mean) / std
+
+
+def gray_rgb_tensor(net_input):
+    """The gray RGB image (B, 3, H, W) in [0, 1] of the network input's normalised L (channel 0)."""
+    lightness = net_input[:, :1].float() * L_SCALE + L_CENTER
+    return lab_to_rgb_tensor(torch.cat([lightness, torch.zeros_like(lightness).expand(-1, 2, -1, -1)], dim=1))

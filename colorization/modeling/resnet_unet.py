@@ -1,0 +1,126 @@
+"""U-Net generators on a ResNet-34 or ResNet-50 encoder, as DeOldify builds them (fastai's DynamicUnet): the ImageNet
+backbone as encoder, skip connections from each of its stages, PixelShuffle upsampling (ICNR-initialised), a
+self-attention layer in the decoder, and a last connection to the input. Input: L as the gray RGB image, normalised
+as the backbone expects; with MODEL.HINTS, a zero-initialised branch adds the hint channels to the first conv."""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..data.color_tensor import gray_rgb_tensor, imagenet_normalize
+from ..data.hints import HINT_CHANNELS
+from .basic import conv_bn_relu
+from .registry import register_model
+from .resnet import RESNET_UNUSED, RESNET_WEIGHTS, ResNetEncoder
+
+# Decoder widths at 1/16, 1/8, 1/4, 1/2 and full resolution, and after the middle convolution at 1/32.
+_MIDDLE = 512
+_WIDTHS = (256, 128, 64, 64, 32)
+
+
+def _icnr_(weight, scale=2):
+    """Initialise a conv feeding PixelShuffle(scale) so that its scale x scale sub-pixels start equal (no
+    checkerboard at initialisation; Aitken et al. 2017)."""
+    out, *rest = weight.shape
+    base = torch.empty(out // scale ** 2, *rest)
+    nn.init.kaiming_normal_(base)
+    weight.data.copy_(base.repeat_interleave(scale ** 2, dim=0))
+
+
+class PixelShuffleUp(nn.Sequential):
+    """x2 upsampling: 1x1 conv to 4x the channels, then PixelShuffle."""
+
+    def __init__(self, cin, cout):
+        super().__init__(nn.Conv2d(cin, cout * 4, 1), nn.PixelShuffle(2), nn.ReLU(inplace=True))
+        _icnr_(self[0].weight)
+
+
+class SelfAttention(nn.Module):
+    """SAGAN's self-attention over positions; gamma starts at 0, so it begins as the identity."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.query = nn.Conv2d(channels, max(1, channels // 8), 1)
+        self.key = nn.Conv2d(channels, max(1, channels // 8), 1)
+        self.value = nn.Conv2d(channels, channels, 1)
+        self.gamma = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        q, k = self.query(x).flatten(2), self.key(x).flatten(2)
+        attention = torch.softmax(q.transpose(1, 2) @ k, dim=-1)  # (B, HW, HW): row i attends over positions j
+        out = self.value(x).flatten(2) @ attention.transpose(1, 2)
+        return x + self.gamma * out.view(b, c, h, w)
+
+
+class UpBlock(nn.Module):
+    """Upsample x2, join the encoder's skip features (BatchNorm'd), two 3x3 conv-BN-ReLU."""
+
+    def __init__(self, cin, skip, cout, attention=False):
+        super().__init__()
+        self.up = PixelShuffleUp(cin, cout)
+        self.skip_bn = nn.BatchNorm2d(skip)
+        self.convs = nn.Sequential(conv_bn_relu(cout + skip, cout), conv_bn_relu(cout, cout))
+        self.attention = SelfAttention(cout) if attention else None
+
+    def forward(self, x, skip):
+        x = self.up(x)
+        if x.shape[-2:] != skip.shape[-2:]:  # odd sizes: the encoder rounded down
+            x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+        x = self.convs(torch.cat([x, F.relu(self.skip_bn(skip))], dim=1))
+        return x if self.attention is None else self.attention(x)
+
+
+class ResNetUNet(nn.Module):
+    """L (and hint channels) -> the target channels at full resolution, or Q logits at 1/4 (out_stride 4, for the
+    classification head). `encoder` is the part MODEL.PRETRAINED's ImageNet weights fill."""
+
+    def __init__(self, out_channels, backbone="resnet34", out_stride=1, in_channels=1):
+        super().__init__()
+        if out_stride not in (1, 4):
+            raise ValueError(f"out_stride must be 1 or 4, got {out_stride}")
+        self.out_stride = out_stride
+        self.encoder = ResNetEncoder(backbone)
+        self.hint_conv = None
+        if in_channels > 1:
+            # Zero at first: a pretrained encoder starts out seeing exactly the photo it was trained on.
+            self.hint_conv = nn.Conv2d(in_channels - 1, 64, 7, 2, 3, bias=False)
+            nn.init.zeros_(self.hint_conv.weight)
+        c = self.encoder.channels
+        self.middle = nn.Sequential(nn.BatchNorm2d(c[4]), nn.ReLU(inplace=True), conv_bn_relu(c[4], _MIDDLE))
+        w = _WIDTHS
+        self.up4 = UpBlock(_MIDDLE, c[3], w[0])  # 1/16
+        self.up3 = UpBlock(w[0], c[2], w[1], attention=True)  # 1/8
+        self.up2 = UpBlock(w[1], c[1], w[2])  # 1/4
+        if out_stride == 1:
+            self.up1 = UpBlock(w[2], c[0], w[3])  # 1/2
+            self.up0 = PixelShuffleUp(w[3], w[4])  # 1/1
+            self.last = conv_bn_relu(w[4] + 3, w[4])  # the last connection: the gray input itself
+        self.out = nn.Conv2d(w[4] if out_stride == 1 else w[2], out_channels, 1)
+
+    def forward(self, x):
+        gray = imagenet_normalize(gray_rgb_tensor(x))
+        hints = self.hint_conv(x[:, 1:]) if self.hint_conv is not None else None
+        f = self.encoder(gray, stem_extra=hints)
+        d = self.up4(self.middle(f[4]), f[3])
+        d = self.up2(self.up3(d, f[2]), f[1])
+        if self.out_stride == 1:
+            d = self.up0(self.up1(d, f[0]))
+            if d.shape[-2:] != x.shape[-2:]:
+                d = F.interpolate(d, size=x.shape[-2:], mode="bilinear", align_corners=False)
+            d = self.last(torch.cat([d, gray], dim=1))
+        return self.out(d)
+
+    # The classification head asks for logits; here they are the plain output (built with Q channels).
+    forward_logits = forward
+
+
+def _builder(backbone):
+    def build(cfg, out_channels, classification):
+        return ResNetUNet(out_channels, backbone, out_stride=4 if classification else 1,
+                          in_channels=1 + HINT_CHANNELS if cfg.MODEL.HINTS else 1)
+    return build
+
+
+for _backbone in ("resnet34", "resnet50"):
+    register_model(f"{_backbone}_unet", hints="optional", weights={"imagenet": RESNET_WEIGHTS[_backbone]},
+                   pretrained_module="encoder", pretrained_unused=RESNET_UNUSED)(_builder(_backbone))
