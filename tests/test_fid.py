@@ -159,7 +159,8 @@ def test_validation_reports_fid_with_test_fid(inception_file, photo_dir, tmp_pat
     cfg = load_cfg(f"{REPO}/configs/quick/basic_LAB_quick.yaml", [
         "DATASETS.TRAIN", f"('{photos}',)", "DATASETS.TEST", f"('{photos}',)", "OUTPUT_DIR", str(out),
         "PREDICTIONS_DIR", str(tmp_path / "preds"), "SOLVER.MAX_EPOCHS", "1", "SOLVER.IMS_PER_BATCH", "2",
-        "TEST.NUM_TRIPLETS", "0", "MODEL.DEVICE", "cpu", "TEST.FID", "True", "TEST.FID_WEIGHTS", str(inception_file[0])])
+        "TEST.NUM_TRIPLETS", "0", "MODEL.DEVICE", "cpu", "TEST.FID", "True",
+        "TEST.FID_WEIGHTS", str(inception_file[0])])
     Trainer(cfg).train()
     (record,) = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert record["val_fid_images"] == 3 and record["val_fid"] > 0 and record["val_baseline_fid"] > 0
