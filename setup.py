@@ -1,10 +1,15 @@
 from setuptools import find_packages, setup
 
+# colorization-serve: the web page and HTTP API.
+SERVE_REQUIRES = ["fastapi>=0.100", "uvicorn>=0.30", "python-multipart>=0.0.9"]
+
 setup(
     name="colorization",
     version="0.1.0",
     description="Config-driven PyTorch framework that learns to colorize grayscale photographs",
     packages=find_packages(include=["colorization", "colorization.*"]),
+    # The web page (HTML, JavaScript, CSS) is served from the installed package.
+    package_data={"colorization.serve": ["static/*"]},
     python_requires=">=3.9",
     # The same commands as tools/*.py (python tools/train.py ... keeps working from a checkout).
     entry_points={
@@ -16,6 +21,7 @@ setup(
             "colorization-export = colorization.cli.export_model:main",
             "colorization-color-prior = colorization.cli.compute_color_prior:main",
             "colorization-figures = colorization.cli.make_figures:main",
+            "colorization-serve = colorization.cli.serve:main",
         ],
     },
     install_requires=[
@@ -29,8 +35,10 @@ setup(
     ],
     extras_require={
         # Test-only: scikit-image checks PSNR/SSIM independently, Pillow writes palette / EXIF / CMYK test files,
-        # tensorboard exercises the optional event writer.
-        "dev": ["pytest>=7", "scikit-image>=0.21", "pillow>=9", "tensorboard>=2.10"],
+        # tensorboard exercises the optional event writer, selenium drives Chromium in the web page's test.
+        "dev": ["pytest>=7", "scikit-image>=0.21", "pillow>=9", "tensorboard>=2.10", "selenium>=4.10",
+                *SERVE_REQUIRES],
         "tb": ["tensorboard>=2.10"],
+        "serve": SERVE_REQUIRES,
     },
 )

@@ -33,6 +33,7 @@ COMMANDS = {
     "colorization-export": "export_model",
     "colorization-color-prior": "compute_color_prior",
     "colorization-figures": "make_figures",
+    "colorization-serve": "serve",
 }
 
 

@@ -4,7 +4,9 @@ as JSON lines). One module per figure:
 - data.py:      images/s of one data-loader worker (one core), ours next to Zhang et al.'s demo preprocessing;
 - train.py:     images/s of the full Trainer next to a bare loop of the same TrainStep on in-memory batches;
 - inference.py: latency of read + colorize + write of a 1024x768 photo, per model;
-- memory.py:    peak memory of each, in fresh processes.
+- memory.py:    peak memory of each, in fresh processes;
+- load.py:      colorization-serve under N concurrent clients on loopback: p50 / p95 latency of /api/colorize for a
+                1024x768 photo, requests/s, errors, the server's peak memory (only when asked: --which load).
 
 On CUDA, training and inference also get MFU: achieved FLOP/s (forward FLOPs counted by torch's FlopCounterMode,
 83.4 GFLOP for eccv16 at 256x256 (the published 83.5), 1.4 for basic; a training image costs 3x its forward) over
@@ -21,8 +23,10 @@ from .inference import bench_inference
 from .memory import bench_memory
 from .train import bench_train
 
-FIGURES = ("data", "train", "inference", "memory")
-DEFAULT_ITERS = {"data": 100, "train": 72, "inference": 10, "memory": 20}
+FIGURES = ("data", "train", "inference", "memory", "load")
+DEFAULT_FIGURES = ("data", "train", "inference", "memory")  # load needs model files and the serve extra
+DEFAULT_ITERS = {"data": 100, "train": 72, "inference": 10, "memory": 20, "load": 40}
+DEFAULT_CLIENTS = 4
 
 
 def parse_which(text):
@@ -33,7 +37,17 @@ def parse_which(text):
     return which
 
 
-def run_benchmarks(cfg, which, iters=None, model_paths=(), device="auto", peak_tflops=None, emit=None):
+def _load_figure():
+    """The serve package needs FastAPI and uvicorn (the serve extra): imported only when the load figure runs."""
+    try:
+        from .load import bench_load
+    except ImportError as e:
+        raise UserError(f"the load figure needs {e.name}: pip install -e \".[serve]\"") from None
+    return bench_load
+
+
+def run_benchmarks(cfg, which, iters=None, model_paths=(), device="auto", peak_tflops=None, emit=None,
+                   clients=DEFAULT_CLIENTS):
     """The figures' rows (dicts) in the order of `which`; `emit` is called with each as soon as it is measured."""
     emit = emit or (lambda row: None)
     keep_freed_memory()  # as training and inference do
@@ -49,6 +63,8 @@ def run_benchmarks(cfg, which, iters=None, model_paths=(), device="auto", peak_t
                 new = bench_train(cfg, n, os.path.join(workdir, "train"), peak_tflops, train_images)
             elif w == "inference":
                 new = bench_inference(cfg, model_paths, n, workdir, device, peak_tflops)
+            elif w == "load":
+                new = _load_figure()(model_paths, n, clients, workdir, device)
             else:
                 new = bench_memory(cfg, model_paths, n, workdir, device)
             load = loadavg()
