@@ -44,10 +44,11 @@ def tone(seconds, rate=AUDIO_RATE):
 
 
 def write_clip(path, frames, fps=CLIP_FPS, times=None, audio=True, video_codec="libx264", audio_codec="aac",
-               options=None, rotation=0, sample_aspect_ratio=None):
+               options=None, rotation=0, sample_aspect_ratio=None, audio_seconds=None):
     """Encode RGB uint8 frames into `path` (container from its extension) at `fps`, or at `times` (seconds, one per
     frame: variable frame rate), with a tone as sound (audio_codec) unless audio is False, a display rotation
-    (degrees) as a phone records one and a pixel shape (DV's 10:11...). Returns the frame count."""
+    (degrees) as a phone records one and a pixel shape (DV's 10:11...); the sound lasts as long as the picture, or
+    audio_seconds. Returns the frame count."""
     av = pyav()
     container = av.open(path, "w", options=options or {})
     time_base = Fraction(1, 1000) if times is not None else Fraction(1, fps)
@@ -70,7 +71,8 @@ def write_clip(path, frames, fps=CLIP_FPS, times=None, audio=True, video_codec="
         count += 1
     container.mux(video.encode(None))
     if sound is not None:
-        _write_tone(av, container, sound, (times[-1] + 1 / fps) if times is not None else count / fps)
+        picture_seconds = (times[-1] + 1 / fps) if times is not None else count / fps
+        _write_tone(av, container, sound, audio_seconds or picture_seconds)
     container.close()
     return count
 

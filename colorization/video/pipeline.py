@@ -154,7 +154,7 @@ def colorize_video(colorizer, source, output, options=None, progress=None):
         run.run()
     seconds = time.perf_counter() - start
     frames = run.meter.frames
-    notes = list(output.notes)
+    notes = list(source.notes) + list(output.notes)
     if run.tracker is not None and run.tracker.unreached():
         notes.append(f"keyframes past the last frame ({run.tracker.last_frame}) were not used: "
                      f"{', '.join(map(str, run.tracker.unreached()))}")
