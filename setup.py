@@ -4,12 +4,16 @@ from setuptools import find_packages, setup
 VIDEO = ["av>=18"]
 # colorization-export --format onnx (torch's exporter needs onnxscript) and the onnxruntime backend.
 ONNX = ["onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.17"]
+# colorization-serve: the web page and HTTP API.
+SERVE_REQUIRES = ["fastapi>=0.100", "uvicorn>=0.30", "python-multipart>=0.0.9"]
 
 setup(
     name="colorization",
     version="0.1.0",
     description="Config-driven PyTorch framework that learns to colorize grayscale photographs",
     packages=find_packages(include=["colorization", "colorization.*"]),
+    # The web page (HTML, JavaScript, CSS) is served from the installed package.
+    package_data={"colorization.serve": ["static/*"]},
     python_requires=">=3.9",
     # The same commands as tools/*.py (python tools/train.py ... keeps working from a checkout).
     entry_points={
@@ -22,6 +26,7 @@ setup(
             "colorization-color-prior = colorization.cli.compute_color_prior:main",
             "colorization-figures = colorization.cli.make_figures:main",
             "colorization-video = colorization.cli.video:main",
+            "colorization-serve = colorization.cli.serve:main",
         ],
     },
     install_requires=[
@@ -35,11 +40,13 @@ setup(
     ],
     extras_require={
         # Test-only: scikit-image checks PSNR/SSIM independently, Pillow writes palette / EXIF / CMYK test files,
-        # tensorboard exercises the optional event writer, scipy's sqrtm checks the Frechet distance of FID; the tests
-        # also run video and the ONNX export and runtime.
-        "dev": ["pytest>=7", "scikit-image>=0.21", "pillow>=9", "tensorboard>=2.10", "scipy>=1.9", *VIDEO, *ONNX],
+        # tensorboard exercises the optional event writer, scipy's sqrtm checks the Frechet distance of FID, selenium
+        # drives Chromium in the web page's test; the tests also run video, the ONNX export and runtime, and the app.
+        "dev": ["pytest>=7", "scikit-image>=0.21", "pillow>=9", "tensorboard>=2.10", "scipy>=1.9", "selenium>=4.10",
+                *VIDEO, *ONNX, *SERVE_REQUIRES],
         "tb": ["tensorboard>=2.10"],
         "video": VIDEO,
         "onnx": ONNX,
+        "serve": SERVE_REQUIRES,
     },
 )

@@ -34,6 +34,7 @@ COMMANDS = {
     "colorization-color-prior": "compute_color_prior",
     "colorization-figures": "make_figures",
     "colorization-video": "video",
+    "colorization-serve": "serve",
 }
 # tools/ scripts whose name differs from their cli module
 TOOL_NAMES = {"video": "colorize_video"}

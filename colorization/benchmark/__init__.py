@@ -7,7 +7,10 @@ as JSON lines). One module per figure:
 - memory.py:    peak memory of each, in fresh processes;
 - video.py:     frames/s and flicker (warp error, CDC) of colorization-video on a 640x480 clip with camera motion,
                 frame by frame and with stability, and their ratios;
-- onnx.py:      the same photo through PyTorch eager, onnxruntime float32 and int8 (CPU), ratios, PSNR, profile.
+- onnx.py:      the same photo through PyTorch eager, onnxruntime float32 and int8 (CPU), ratios, PSNR, profile
+                (only when asked: --which onnx);
+- load.py:      colorization-serve under N concurrent clients on loopback: p50 / p95 latency of /api/colorize for a
+                1024x768 photo, requests/s, errors, the server's peak memory (only when asked: --which load).
 
 On CUDA, training and inference also get MFU: achieved FLOP/s (forward FLOPs counted by torch's FlopCounterMode,
 83.4 GFLOP for eccv16 at 256x256 (the published 83.5), 1.4 for basic; a training image costs 3x its forward) over
@@ -26,23 +29,50 @@ from .onnx import bench_onnx
 from .train import bench_train
 from .video import bench_video
 
-FIGURES = ("data", "train", "inference", "memory", "video")  # what a plain run measures
-# Asked for by name only: it needs the .[onnx] extra and minutes of export, quantisation and session tuning.
-OPT_IN_FIGURES = ("onnx",)
-# video: frames of the clip
-DEFAULT_ITERS = {"data": 100, "train": 72, "inference": 10, "memory": 20, "video": 90, "onnx": 10}
+DEFAULT_FIGURES = ("data", "train", "inference", "memory", "video")  # what a plain run measures
+# Asked for by name only: onnx needs the .[onnx] extra and minutes of export, quantisation and session tuning; load
+# needs model files and the .[serve] extra.
+FIGURES = DEFAULT_FIGURES + ("onnx", "load")
+# video: frames of the clip; load: requests per model and way of sending the photo
+DEFAULT_ITERS = {"data": 100, "train": 72, "inference": 10, "memory": 20, "video": 90, "onnx": 10, "load": 40}
+DEFAULT_CLIENTS = 4
 
 
 def parse_which(text):
     which = [w.strip() for w in text.split(",") if w.strip()]
-    unknown = [w for w in which if w not in FIGURES + OPT_IN_FIGURES]
+    unknown = [w for w in which if w not in FIGURES]
     if unknown or not which:
-        raise UserError(f"--which takes a comma-separated list of {', '.join(FIGURES + OPT_IN_FIGURES)}; "
-                        f"got {text!r}")
+        raise UserError(f"--which takes a comma-separated list of {', '.join(FIGURES)}; got {text!r}")
     return which
 
 
-def run_benchmarks(cfg, which, iters=None, model_paths=(), device="auto", peak_tflops=None, emit=None):
+def _load_figure():
+    """The serve package needs FastAPI and uvicorn (the serve extra): imported only when the load figure runs."""
+    try:
+        from .load import bench_load
+    except ImportError as e:
+        raise UserError(f"the load figure needs {e.name}: pip install -e \".[serve]\"") from None
+    return bench_load
+
+
+def _figure(w, cfg, n, model_paths, workdir, device, peak_tflops, train_images, clients):
+    if w == "data":
+        return bench_data(cfg, n)
+    if w == "train":
+        return bench_train(cfg, n, os.path.join(workdir, "train"), peak_tflops, train_images)
+    if w == "inference":
+        return bench_inference(cfg, model_paths, n, workdir, device, peak_tflops)
+    if w == "memory":
+        return bench_memory(cfg, model_paths, n, workdir, device)
+    if w == "video":
+        return bench_video(cfg, model_paths, n, workdir, device)
+    if w == "onnx":
+        return bench_onnx(cfg, model_paths, n, workdir)
+    return _load_figure()(model_paths, n, clients, workdir, device)
+
+
+def run_benchmarks(cfg, which, iters=None, model_paths=(), device="auto", peak_tflops=None, emit=None,
+                   clients=DEFAULT_CLIENTS):
     """The figures' rows (dicts) in the order of `which`; `emit` is called with each as soon as it is measured."""
     emit = emit or (lambda row: None)
     keep_freed_memory()  # as training and inference do
@@ -50,20 +80,10 @@ def run_benchmarks(cfg, which, iters=None, model_paths=(), device="auto", peak_t
     train_images = None
     with tempfile.TemporaryDirectory(prefix="colorization_bench_") as workdir:
         for w in which:
-            n = iters or DEFAULT_ITERS[w]
+            new = _figure(w, cfg, iters or DEFAULT_ITERS[w], model_paths, workdir, device, peak_tflops,
+                          train_images, clients)
             if w == "data":
-                new = bench_data(cfg, n)
                 train_images = new[0]["files"]
-            elif w == "train":
-                new = bench_train(cfg, n, os.path.join(workdir, "train"), peak_tflops, train_images)
-            elif w == "inference":
-                new = bench_inference(cfg, model_paths, n, workdir, device, peak_tflops)
-            elif w == "video":
-                new = bench_video(cfg, model_paths, n, workdir, device)
-            elif w == "memory":
-                new = bench_memory(cfg, model_paths, n, workdir, device)
-            else:
-                new = bench_onnx(cfg, model_paths, n, workdir)
             load = loadavg()
             for row in new:
                 row["loadavg_1min"] = load  # what else ran on the machine: timings are only as good as this

@@ -47,9 +47,9 @@ def _reset_hwm():
         return False
 
 
-def _status_mb(key):
+def _status_mb(key, status_file="/proc/self/status"):
     try:
-        with open("/proc/self/status") as f:
+        with open(status_file) as f:
             for line in f:
                 if line.startswith(key + ":"):
                     return int(line.split()[1]) / 1024  # kB

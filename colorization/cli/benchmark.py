@@ -1,5 +1,6 @@
-"""Speed and memory figures: colorization-benchmark --config-file FILE [--which data,train,inference,memory]
-[--iters N] [--model_to_load CKPT[,CKPT...]] [--peak_tflops T] [KEY VALUE ...]   (or python tools/benchmark.py ...)
+"""Speed and memory figures: colorization-benchmark --config-file FILE [--which data,train,inference,memory,load]
+[--iters N] [--model_to_load CKPT[,CKPT...]] [--clients N] [--peak_tflops T] [KEY VALUE ...]
+(or python tools/benchmark.py ...)
 
 Prints one JSON line per figure on stdout (logs go to stderr):
   data_pipeline  images/s per data-loader worker (one core) of our item pipeline and of the PIL + scikit-image
@@ -7,7 +8,10 @@ Prints one JSON line per figure on stdout (logs go to stderr):
   training       images/s of the full Trainer and of a bare loop of the same model on in-memory batches, and
                  their ratio (x_bare_loop);
   inference      latency of read + colorize + write of a 1024x768 photo, per model;
-  memory         peak memory of each.
+  memory         peak memory of each;
+  load           (only when asked) colorization-serve with the --model_to_load models under --clients concurrent
+                 clients on loopback: p50 / p95 latency of POST /api/colorize for a 1024x768 photo, requests/s,
+                 errors and the server's peak memory, --iters requests per model and way of sending the photo.
 On CUDA, training and inference also report MFU (FLOPs from FlopCounterMode over the GPU's bf16 peak).
 Pillow and scikit-image are needed for the reference pipeline only (pip install pillow scikit-image).
 Flags and KEY VALUE pairs may come in any order.
@@ -16,7 +20,7 @@ import json
 import os
 
 from ..config import load_cfg
-from ..benchmark import FIGURES, parse_which, run_benchmarks
+from ..benchmark import DEFAULT_CLIENTS, DEFAULT_FIGURES, FIGURES, parse_which, run_benchmarks
 from ..errors import UserError
 from ..utils.logger import setup_logger
 from .common import CommandParser, exit_2_on_user_error
@@ -25,14 +29,18 @@ from .common import CommandParser, exit_2_on_user_error
 def parse_args(argv=None):
     p = CommandParser(__doc__)
     p.add_argument("--config-file", default="", metavar="FILE", help="YAML config (model, data, batch, size)")
-    p.add_argument("--which", default=",".join(FIGURES), help=f"comma-separated subset of {','.join(FIGURES)}")
+    p.add_argument("--which", default=",".join(DEFAULT_FIGURES),
+                   help=f"comma-separated subset of {','.join(FIGURES)} (default: %(default)s)")
     p.add_argument("--iters", type=int, default=None,
                    help="images (data; memory: default 20), timed training iterations, rounded up to whole epochs "
-                        "(train) or timed photos (inference); default 100 / 72 / 10")
+                        "(train), timed photos (inference) or requests per model and mode (load); default 100 / 72 / "
+                        "10 / 40")
     p.add_argument("--model_to_load", action="append", default=[], metavar="CKPT[,CKPT...]",
-                   help="checkpoint(s) for the inference and memory figures, comma-separated or repeated "
+                   help="checkpoint(s) for the inference, memory and load figures, comma-separated or repeated "
                         "(default: the config's model with random weights)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] for inference")
+    p.add_argument("--clients", type=int, default=DEFAULT_CLIENTS,
+                   help="concurrent clients of the load figure (default: %(default)s)")
     p.add_argument("--peak_tflops", type=float, default=None,
                    help="the accelerator's peak TFLOP/s for MFU (default: looked up by GPU name, bf16 dense)")
     p.add_overrides()
@@ -45,6 +53,8 @@ def main(argv=None):
     which = parse_which(args.which)
     if args.iters is not None and args.iters < 1:
         raise UserError(f"--iters must be at least 1, got {args.iters}")
+    if args.clients < 1:
+        raise UserError(f"--clients must be at least 1, got {args.clients}")
     cfg = load_cfg(args.config_file, args.opts)
     setup_logger(None)  # the trainer's and data set's INFO lines on stderr
     models = [m for arg in args.model_to_load for m in arg.split(",") if m]
@@ -52,5 +62,5 @@ def main(argv=None):
     if missing:
         raise UserError(f"--model_to_load: no such file: {', '.join(missing)}")
     run_benchmarks(cfg, which, args.iters, models, args.device, args.peak_tflops,
-                   emit=lambda row: print(json.dumps(row), flush=True))
+                   emit=lambda row: print(json.dumps(row), flush=True), clients=args.clients)
     return 0

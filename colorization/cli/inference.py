@@ -12,16 +12,13 @@ import cv2
 
 from ..data.hint_files import read_hint_image, read_hints_file
 from ..data.image_io import ImageDecodeError, is_image_name, read_image_file
-from ..engine.predictor import BACKENDS, Colorizer
+from ..engine.predictor import BACKENDS, BRIGHTNESS_RANGE, SATURATION_RANGE, TEMPERATURE_RANGE, Colorizer
 from ..errors import UserError
 from ..utils.io import check_output_path
 from ..utils.visualize import write_rgb
 from .common import CommandParser, exit_2_on_user_error
 
 DEFAULT_OUTPUT = os.path.join("predictions", "inference")
-TEMPERATURE_RANGE = (0.01, 2.0)
-SATURATION_RANGE = (0.0, 3.0)
-BRIGHTNESS_RANGE = (0.3, 2.0)
 # Color image formats only: OpenCV also writes .pgm, silently as gray.
 OUTPUT_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 

@@ -1,6 +1,7 @@
 """Colorizing photos at full resolution with a trained model (the net sees INPUT.SIZE, the output keeps the photo's
 size), with user hints; the colors a model suggests at a point."""
 import logging
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -20,6 +21,11 @@ logger = logging.getLogger(__name__)
 
 
 BACKENDS = ("auto", "torch", "onnxruntime")
+# What the knobs accept (the colorize command's flags and the web API's fields): annealed-mean temperature of a
+# classification head, the saturation factor on a and b, the brightness factor on L.
+TEMPERATURE_RANGE = (0.01, 2.0)
+SATURATION_RANGE = (0.0, 3.0)
+BRIGHTNESS_RANGE = (0.3, 2.0)
 
 
 class TorchBackend:
@@ -111,21 +117,45 @@ class Colorizer:
         """(1, C, S, S) network input of an RGB photo in [0, 1]: its L at INPUT.SIZE and, for a hint model, the hint
         channels of `hints` (UserHints; none: automatic colorization). Also returns the hint points on the grid."""
         h, w = rgb01.shape[:2]
+        return self._with_hints(self._plain_input(rgb01), hints, w, h)
+
+    def _plain_input(self, rgb01):
+        """The network's input channels that no hint changes: the photo's L at INPUT.SIZE, (1, S, S)."""
+        h, w = rgb01.shape[:2]
         size = self.cfg.INPUT.SIZE
+        small = cv2.resize(rgb01, (size, size), interpolation=cv2.INTER_AREA if min(h, w) > size
+                           else cv2.INTER_LINEAR)
+        return color.encode(small, self.cfg.INPUT.COLOR_SPACE)[0]
+
+    def _with_hints(self, net_input, hints, width, height):
+        """The input tensor from _plain_input's channels and, for a hint model, the hint channels of `hints` given in
+        the pixels of a width x height photo; and the hint points on the grid."""
         if hints and not self.takes_hints:
             raise UserError(f"this model ({self.cfg.MODEL.ARCH}) takes no hints; train one with MODEL.HINTS True "
                             f"or use siggraph17")
-        small = cv2.resize(rgb01, (size, size), interpolation=cv2.INTER_AREA if min(h, w) > size
-                           else cv2.INTER_LINEAR)
-        net_input, _ = color.encode(small, self.cfg.INPUT.COLOR_SPACE)
+        size = self.cfg.INPUT.SIZE
         points = []
         if self.takes_hints:
             hint_ab, mask = empty_hints(size, size)
             if hints:
-                hint_ab, mask, points = user_hint_channels(hints, w, h, size)
+                hint_ab, mask, points = user_hint_channels(hints, width, height, size)
             net_input = hint_input(net_input, hint_ab, mask)
         x = torch.from_numpy(net_input)[None].to(self.device, memory_format=self.memory_format)
         return x, points
+
+    def prepare(self, rgb, max_side=None):
+        """What colorizing a uint8 RGB photo needs that no hint or knob changes (its LAB, the network's L input), to
+        keep between calls of predict_prepared: an interactive update then only runs the network. max_side: the
+        output's longer side is at most this many pixels (a preview); the network input still comes from the whole
+        photo, and hints stay in the whole photo's pixels."""
+        h, w = rgb.shape[:2]
+        rgb01 = color.to_unit(rgb)
+        plain = self._plain_input(rgb01)
+        scale = max_side / max(h, w) if max_side else 1.0
+        if scale < 1.0:
+            out_size = (max(1, round(w * scale)), max(1, round(h * scale)))
+            rgb01 = cv2.resize(rgb01, out_size, interpolation=cv2.INTER_AREA)
+        return PreparedPhoto(color.rgb_to_lab(rgb01), plain, w, h)
 
     @torch.no_grad()
     def predict_lab(self, photos, hints=None):
@@ -137,14 +167,24 @@ class Colorizer:
         hints = hints or [None] * len(photos)
         x = torch.cat([self.network_input(p, hint)[0] for p, hint in zip(photos, hints)])
         out = resize_to(self.backend.readout(x), (h, w)).cpu().numpy().transpose(0, 2, 3, 1)
+        lab_model = self.cfg.INPUT.COLOR_SPACE == "LAB"
+        return [self._output_lab(o, color.rgb_to_lab(p) if lab_model else None) for p, o in zip(photos, out)]
+
+    @torch.no_grad()
+    def predict_prepared(self, prepared, hints=None):
+        """predict_lab of one PreparedPhoto (at its output size): builds the hint channels and runs the network."""
+        h, w = prepared.lab.shape[:2]
+        x, _ = self._with_hints(prepared.net_input, hints, prepared.width, prepared.height)
+        out = resize_to(self.backend.readout(x), (h, w)).cpu().numpy()[0].transpose(1, 2, 0)
+        return self._output_lab(out, prepared.lab.copy())
+
+    def _output_lab(self, out, photo_lab):
+        """LAB of one network output (H, W, C): the photo's own L under the predicted ab for a LAB model (photo_lab
+        is filled in and returned), the whole prediction converted for an RGB model."""
         if self.cfg.INPUT.COLOR_SPACE != "LAB":
-            return [color.rgb_to_lab(np.clip(o, 0.0, 1.0)) for o in out]
-        labs = []
-        for photo, ab in zip(photos, out):
-            lab = color.rgb_to_lab(photo)
-            lab[:, :, 1:] = ab * color.AB_SCALE
-            labs.append(lab)
-        return labs
+            return color.rgb_to_lab(np.clip(out, 0.0, 1.0))
+        photo_lab[:, :, 1:] = out * color.AB_SCALE
+        return photo_lab
 
     @staticmethod
     def to_rgb(lab, saturation=1.0, brightness=1.0):
@@ -164,24 +204,45 @@ class Colorizer:
         lab, = self.predict_lab([color.to_unit(rgb)], [hints])
         return self.to_rgb(lab, saturation, brightness)
 
-    @torch.no_grad()
     def suggest_colors(self, rgb, x, y, hints=None, top=6):
         """The colors a classification-head model thinks likely at photo pixel (x, y): the modes of its predicted ab
         distribution there (temperature 1), by probability mass, as dicts ab / probability / hex (at the photo's
         lightness at that point), as ideepcolor's recommended colors."""
+        return self.suggest_prepared(self.prepare(rgb), x, y, hints, top)
+
+    def _check_suggestion(self, x, y, width, height):
         if self.model.head.kind != "classification":
             raise UserError("suggested colors need a model with MODEL.HEAD classification (a distribution over "
                             "colors); this one regresses")
-        h, w = rgb.shape[:2]
-        if not (0 <= x < w and 0 <= y < h):
-            raise UserError(f"point ({x}, {y}) is outside the photo ({w}x{h} pixels)")
-        rgb01 = color.to_unit(rgb)
-        logits = self.backend.logits(self.network_input(rgb01, hints)[0])[0]
+        if not (0 <= x < width and 0 <= y < height):
+            raise UserError(f"point ({x}, {y}) is outside the photo ({width}x{height} pixels)")
+
+    @torch.no_grad()
+    def suggest_prepared(self, prepared, x, y, hints=None, top=6):
+        """suggest_colors of a PreparedPhoto; (x, y) in the whole photo's pixels."""
+        w, h = prepared.width, prepared.height
+        self._check_suggestion(x, y, w, h)
+        logits = self.backend.logits(self._with_hints(prepared.net_input, hints, w, h)[0])[0]
         gy, gx = int(y * logits.shape[1] / h), int(x * logits.shape[2] / w)
         probs = torch.softmax(logits[:, gy, gx], dim=0).cpu()
-        lightness = float(color.rgb_to_lab(rgb01[y:y + 1, x:x + 1])[0, 0, 0])
+        lab_h, lab_w = prepared.lab.shape[:2]
+        lightness = float(prepared.lab[int(y * lab_h / h), int(x * lab_w / w), 0])
         return [dict(mode, hex=_hex_of(lightness, mode["ab"]))
                 for mode in distribution_modes(probs, self.model.head.bins.cpu(), top)]
+
+
+@dataclass
+class PreparedPhoto:
+    """A photo as Colorizer.prepare leaves it: its LAB at the output size, the network's input channels that no
+    hint changes, and the whole photo's size (hints are in its pixels)."""
+    lab: np.ndarray
+    net_input: np.ndarray
+    width: int
+    height: int
+
+    @property
+    def nbytes(self):
+        return self.lab.nbytes + self.net_input.nbytes
 
 
 def distribution_modes(probs, bins, top):
