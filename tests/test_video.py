@@ -61,8 +61,10 @@ def clips(tmp_path_factory, photo_dir):
     write_clip(str(folder / "vfr.mkv"), camera_motion(a, SIZE, 12), times=list(times), audio_codec="pcm_s16le")
     write_clip(str(folder / "camera.avi"), camera_motion(b, SIZE, 10), fps=15, video_codec="mjpeg",
                audio_codec="pcm_u8", sample_aspect_ratio=Fraction(10, 11))  # an old camera: not square pixels
-    long_clip = [cv2.resize(a, (64, 48))] * 1500
-    write_clip(str(folder / "long.mp4"), iter(long_clip), audio=False)
+    write_clip(str(folder / "clip.webm"), camera_motion(b, SIZE, 8), video_codec="libvpx-vp9", audio_codec="libopus")
+    write_clip(str(folder / "clip.mov"), camera_motion(b, SIZE, 8), video_codec="mpeg4", audio_codec="pcm_s16le")
+    # the sound goes on for 3 s after the picture: no damage, and all of the sound is kept
+    write_clip(str(folder / "long_sound.mkv"), camera_motion(a, SIZE, 10), audio_seconds=3.4)
     # a damaged file: a clip whose index comes first (as cameras and web videos write it), cut off part way
     write_clip(str(folder / "whole.mp4"), camera_motion(a, SIZE, 30), options={"movflags": "faststart"})
     data = (folder / "whole.mp4").read_bytes()
@@ -89,6 +91,9 @@ def runs(clips, tmp_path_factory):
         "frames": ["--video", clips / "frames", "--output", str(out / "frames.v1") + "/"],
         "odd_glob": ["--video", str(clips / "odd" / "*.jpg"), "--fps", "12", "--output", out / "odd.mp4"],
         "truncated": ["--video", clips / "truncated.mp4", "--output", out / "truncated.mp4"],
+        "long_sound": ["--video", clips / "long_sound.mkv", "--output", out / "long_sound.mp4"],
+        "webm": ["--video", clips / "clip.webm", "--output", out / "webm.mp4"],
+        "mov": ["--video", clips / "clip.mov", "--output", out / "mov.mov"],
     }
     results = run_tools_in_one_process(
         {name: [TOOL, "--model_to_load", MODEL, *argv] for name, argv in cases.items()}, out)
@@ -143,6 +148,28 @@ def test_variable_frame_rate_and_pcm_sound_are_kept(clips, runs):
     np.testing.assert_allclose(times_out, times_in, atol=1e-3)
     assert audio_packets(out / "vfr.mp4") == audio_packets(clips / "vfr.mkv")
     assert audio_packets(out / "vfr.mp4")[0][:2] == ("pcm_s16le", 16000)
+
+
+def test_a_sound_track_longer_than_the_picture_is_no_damage(clips, runs):
+    out, results = runs
+    result = _ok(results["long_sound"])
+    assert "note: the video stream ends at frame 10 (0.400 s); its header announces 3.4" in result["stderr"]
+    assert len(decode(out / "long_sound.mp4")[0]) == 10
+    assert audio_packets(out / "long_sound.mp4") == audio_packets(clips / "long_sound.mkv")
+
+
+@pytest.mark.parametrize("name, source, codecs", [("webm", "clip.webm", ("vp9", "opus")),
+                                                  ("mov", "clip.mov", ("mpeg4", "pcm_s16le"))])
+def test_webm_and_mov_in(clips, runs, name, source, codecs):
+    out, results = runs
+    _ok(results[name])
+    with av.open(str(clips / source)) as container:
+        assert tuple(s.codec_context.name for s in container.streams) == codecs
+    output = out / f"{name}.{'mov' if name == 'mov' else 'mp4'}"
+    frames, times, _ = decode(output)
+    assert len(frames) == 8 and frames[0].shape == (SIZE[1], SIZE[0], 3)
+    np.testing.assert_allclose(times, decode(clips / source)[1], atol=1e-3)
+    assert audio_packets(output) == audio_packets(clips / source)
 
 
 def test_sound_mp4_cannot_hold_is_reencoded_and_mkv_keeps_it(clips, runs):

@@ -48,6 +48,11 @@ def test_flow_follows_the_pan_and_the_cut_is_found(two_shots):
         assert (m.reliability[:, -2:] == 0).all()  # came in from outside the picture: nothing to carry
 
 
+def _lab(ab):
+    """A LAB frame of lightness 50 with these a, b."""
+    return np.dstack([np.full(ab.shape[:2], 50.0, np.float32), ab]).astype(np.float32)
+
+
 def test_color_is_carried_along_the_motion(two_shots):
     found = motions(two_shots[:3])
     rng = np.random.default_rng(0)
@@ -55,8 +60,11 @@ def test_color_is_carried_along_the_motion(two_shots):
     zeros = np.zeros_like(pattern)
 
     stabilizer = Stabilizer(1.0)
-    assert stabilizer(pattern, found[0]) is pattern  # the first frame of a shot: its own prediction
-    carried = stabilizer(zeros.copy(), found[1])
+    first = _lab(pattern)
+    np.testing.assert_array_equal(stabilizer(first, found[0]), _lab(pattern))  # a shot's first frame: as predicted
+    carried = stabilizer(_lab(zeros), found[1])
+    assert (carried[:, :, 0] == 50).all()  # the lightness is the frame's own
+    carried = carried[:, :, 1:]
     inner = (slice(10, -10), slice(10, -10))
     # frame 1 shows at x what frame 0 showed at x + PAN: the carried color is the pattern shifted with it
     shifted = np.roll(pattern, -PAN, axis=1)
@@ -64,13 +72,13 @@ def test_color_is_carried_along_the_motion(two_shots):
     assert np.abs(carried[:, -1]).max() < 1e-6  # new on the right edge: the new prediction, nothing carried
 
     half = Stabilizer(0.5)
-    half(pattern, found[0])
-    blended = half(zeros.copy(), found[1])
+    half(_lab(pattern), found[0])
+    blended = half(_lab(zeros), found[1])[:, :, 1:]
     np.testing.assert_allclose(blended[inner], 0.5 * carried[inner], atol=0.05 * np.abs(pattern).max())
 
     off = Stabilizer(0.0)
-    off(pattern, found[0])
-    assert off(zeros, found[1]) is zeros  # stability 0: plain frame by frame
+    off(_lab(pattern), found[0])
+    np.testing.assert_array_equal(off(_lab(zeros), found[1]), _lab(zeros))  # stability 0: plain frame by frame
 
 
 def test_a_cut_starts_afresh(two_shots):
@@ -78,9 +86,9 @@ def test_a_cut_starts_afresh(two_shots):
     stabilizer = Stabilizer(1.0)
     ab = np.full((SIZE[1], SIZE[0], 2), 30.0, np.float32)
     for m in found[:10]:
-        stabilizer(ab.copy(), m)
+        stabilizer(_lab(ab), m)
     new = np.full_like(ab, -20.0)
-    np.testing.assert_array_equal(stabilizer(new.copy(), found[10]), new)
+    np.testing.assert_array_equal(stabilizer(_lab(new), found[10]), _lab(new))
 
 
 def test_hint_points_follow_the_pan_until_the_cut_and_the_next_keyframe(two_shots):

@@ -114,7 +114,7 @@ class _Run:
         hints = [self.tracker(frame.index, motion) for frame, motion in batch] if self.tracker else None
         labs = self.colorizer.predict_lab([color.to_unit(frame.rgb) for frame, _ in batch], hints)
         for (frame, motion), lab in zip(batch, labs):
-            lab[:, :, 1:] = self.stabilizer(lab[:, :, 1:], motion)
+            self.stabilizer(lab, motion)
             rgb = self.colorizer.to_rgb(lab, self.options.saturation, self.options.brightness)
             self.frames_out.put((frame, rgb, motion.cut))
         self.progress(len(batch))
@@ -154,7 +154,7 @@ def colorize_video(colorizer, source, output, options=None, progress=None):
         run.run()
     seconds = time.perf_counter() - start
     frames = run.meter.frames
-    notes = list(output.notes)
+    notes = list(source.notes) + list(output.notes)
     if run.tracker is not None and run.tracker.unreached():
         notes.append(f"keyframes past the last frame ({run.tracker.last_frame}) were not used: "
                      f"{', '.join(map(str, run.tracker.unreached()))}")

@@ -17,8 +17,8 @@ from .pyav import pyav
 
 # Frame rate of an image sequence when the user names none (the sound-film standard).
 DEFAULT_SEQUENCE_FPS = 24
-# A stream that ends more than this before the length its container announces was cut short (audio may outlast
-# the picture by a little in a sound file; a damaged or truncated one loses far more).
+# A stream that ends more than this before the length its container announces, without FFmpeg complaining, is
+# noted (a sound track may outlast the picture by a little).
 EARLY_END_TOLERANCE_S = 1.0
 
 
@@ -93,6 +93,7 @@ class VideoFileSource:
 
         self.path = path
         self.damage = None
+        self.notes = []
         self._errors = _quiet_ffmpeg()
         try:
             self._container = av.open(path)
@@ -155,22 +156,23 @@ class VideoFileSource:
         self._check_complete(index, last_pts, step)
 
     def _check_complete(self, count, last_pts, step):
-        """A truncated or garbled file often just ends: compare with the length its container announced. A stream
-        that ends more than two frames short of its announced duration was cut if FFmpeg complained on the way,
-        or if it is short by more than EARLY_END_TOLERANCE_S (a sound track may outlast the picture a little)."""
+        """A truncated or garbled file often just ends: compare with the length its container announced. Short by
+        more than two frames with FFmpeg complaining on the way is damage; short without a complaint is only noted
+        (an edit list that trims the start, a sound track that outlasts the picture)."""
         s = self._stream
         end = float((last_pts + step) * s.time_base) if last_pts is not None else 0.0
-        if s.frames and count < s.frames:
+        if s.frames and count < s.frames - 2:
             announced = f"{s.frames} frames"
-        elif last_pts is not None and self._duration is not None:
-            short = self._duration + float((s.start_time or 0) * s.time_base) - end
-            if short <= float(2 * step * s.time_base) or (short <= EARLY_END_TOLERANCE_S and not self._errors.message):
-                return
+        elif self._duration is not None and self._duration + float((s.start_time or 0) * s.time_base) - end > max(
+                float(2 * step * s.time_base), 0 if self._errors.message else EARLY_END_TOLERANCE_S):
             announced = f"{self._duration:.3f} s"
         else:
             return
-        reason = self._errors.message or "the file ends early (truncated?)"
-        self.damage = Damage(count, end, f"{reason}; its header announces {announced}")
+        if self._errors.message:
+            self.damage = Damage(count, end, f"{self._errors.message}; its header announces {announced}")
+        else:
+            self.notes.append(f"the video stream ends at frame {count} ({end:.3f} s); its header announces "
+                              f"{announced}")
 
     def frames(self):
         """Every frame in display order, the first one included; stops early at damage (see .damage)."""
@@ -192,6 +194,7 @@ class ImageSequenceSource:
         self.path = os.path.dirname(files[0])
         self.files = files
         self.damage = None
+        self.notes = []
         try:
             first = read_image_file(files[0])
         except (ImageDecodeError, OSError) as e:

@@ -122,32 +122,33 @@ class MotionEstimator:
 
 
 class Stabilizer:
-    """Blends each frame's predicted ab (full size, HxWx2) with the previous output's, carried along the motion:
-    out = pred + strength * reliability * (warp(prev) - pred); strength 0 is plain frame by frame. The blend is
+    """Carries color along the motion in each frame's predicted LAB (full size, HxWx3, changed in place: a and b):
+    ab = pred + strength * reliability * (warp(prev) - pred); strength 0 is plain frame by frame. The blend is
     worked out at the flow's reduced size and the correction scaled up onto the full-size prediction: the network's
-    ab (predicted at INPUT.SIZE and upsampled) holds no finer detail, and the full-size warp would cost more than
-    the network on a CPU."""
+    ab (predicted at INPUT.SIZE and upsampled) holds no finer detail, and full-size work on strided a, b planes
+    would cost as much as the network on a CPU."""
 
     def __init__(self, strength=DEFAULT_STABILITY):
         self.strength = float(strength)
         self._prev = None  # the previous output's ab at the reduced size
         self._grid = None
 
-    def __call__(self, ab, motion):
+    def __call__(self, lab, motion):
         if self.strength <= 0.0:
-            return ab
-        h, w = ab.shape[:2]
+            return lab
+        h, w = lab.shape[:2]
         sh, sw = motion.lightness.shape
-        small = cv2.resize(np.ascontiguousarray(ab), (sw, sh), interpolation=cv2.INTER_AREA)
+        small = cv2.resize(lab, (sw, sh), interpolation=cv2.INTER_AREA)  # all three channels: contiguous, fast
         if self._prev is None or motion.cut:
-            self._prev = small
-            return ab
+            self._prev = np.ascontiguousarray(small[:, :, 1:])
+            return lab
         if self._grid is None or self._grid.shape[:2] != (sh, sw):
             self._grid = pixel_grid(sw, sh)
-        correction = warp(self._prev, motion.flow, self._grid)
-        correction -= small
+        correction = np.zeros_like(small)  # nothing added to L
+        correction[:, :, 1:] = warp(self._prev, motion.flow, self._grid) - small[:, :, 1:]
         correction *= (self.strength * motion.reliability)[:, :, None]
-        self._prev = small + correction
+        self._prev = small[:, :, 1:] + correction[:, :, 1:]
         if (sw, sh) != (w, h):
             correction = cv2.resize(correction, (w, h), interpolation=cv2.INTER_LINEAR)
-        return ab + correction
+        lab += correction
+        return lab
