@@ -118,7 +118,8 @@ def _variants(label, colorizer, workdir, calibration):
     stem = os.path.join(workdir, f"model{abs(hash(label)) % 10**8}")
     float_path, int8_path = stem + ".onnx", stem + "_int8.onnx"
     save_onnx(export_onnx(colorizer.model, cfg), float_path)
-    quantize_int8(float_path, int8_path, calibration_feeds(cfg, calibration))
+    save_onnx(export_onnx(colorizer.model, cfg, phase_convolutions=True), stem + "_phase.onnx")
+    quantize_int8(stem + "_phase.onnx", int8_path, calibration_feeds(cfg, calibration))
     x = torch.zeros(1, colorizer.model.in_channels, cfg.INPUT.SIZE, cfg.INPUT.SIZE)
     tuning = {"float32": tune_session(float_path, x), "int8": tune_session(int8_path, x)}
     best = {k: min(t, key=t.get) for k, t in tuning.items()}

@@ -70,7 +70,7 @@ def int8_or_refuse(float_path, int8_path, args, cfg):
 
 def export_onnx_file(args):
     cfg, model = load_model(args.checkpoint, args.config_file or None)
-    proto = export_onnx(model, cfg)
+    proto = export_onnx(model, cfg, phase_convolutions=args.int8)
     if not args.int8:
         save_onnx(proto, args.output)
         return f"opset {OPSET}, float32"
