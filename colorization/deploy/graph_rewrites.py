@@ -1,7 +1,6 @@
 """Exact rewrites of a network before export, into operators that onnxruntime runs on its fast convolution path."""
 import copy
 
-import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
