@@ -1,7 +1,7 @@
 from setuptools import find_packages, setup
 
-# colorization-serve: the web page and HTTP API.
-SERVE_REQUIRES = ["fastapi>=0.100", "uvicorn>=0.30", "python-multipart>=0.0.9"]
+# colorization-serve: the web page and HTTP API (FastAPI on uvicorn; python-multipart parses the uploads).
+SERVE = ["fastapi>=0.100", "uvicorn>=0.30", "python-multipart>=0.0.9"]
 
 setup(
     name="colorization",
@@ -37,8 +37,8 @@ setup(
         # Test-only: scikit-image checks PSNR/SSIM independently, Pillow writes palette / EXIF / CMYK test files,
         # tensorboard exercises the optional event writer, selenium drives Chromium in the web page's test.
         "dev": ["pytest>=7", "scikit-image>=0.21", "pillow>=9", "tensorboard>=2.10", "selenium>=4.10",
-                *SERVE_REQUIRES],
+                *SERVE],
         "tb": ["tensorboard>=2.10"],
-        "serve": SERVE_REQUIRES,
+        "serve": SERVE,
     },
 )
