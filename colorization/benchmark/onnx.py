@@ -12,7 +12,7 @@ import torch
 
 from ..data.build import build_data_loader, build_dataset
 from ..deploy import export_onnx, is_onnx_path, load_onnx_model, save_onnx
-from ..deploy.onnx_quantize import calibration_feeds, quantize_int8
+from ..deploy.onnx_quantize import MAX_INT8_PSNR_DROP, calibration_feeds, quantize_int8
 from ..engine.evaluator import evaluate
 from ..engine.predictor import Colorizer
 from ..errors import UserError
@@ -22,7 +22,6 @@ from .inference import INFERENCE_WARMUP, load_colorizers, make_photo, time_pipel
 TORCH_THREADS = (1, 2)  # PyTorch's intra-op threads get the same chance as onnxruntime's: picked by measurement
 SESSION_CANDIDATES = [(opt, threads) for opt in ("basic", "extended", "all") for threads in (1, 2)]
 TUNING_ROUNDS = 4
-MAX_INT8_PSNR_DROP = 0.2
 TOP_OPERATORS = 5
 PRECISION = {"onnxruntime": "float32", "onnxruntime_int8": "int8"}
 

@@ -13,6 +13,8 @@ from ..utils.io import atomic_write
 from . import onnx_format as fmt
 from .onnx_export import require
 
+# The int8 variant is kept only if its PSNR on validation photos stays this close to the float model's.
+MAX_INT8_PSNR_DROP = 0.2
 # Photos whose network inputs calibrate the activation ranges: enough for stable min / max, few enough to be quick.
 CALIBRATION_PHOTOS = 16
 
