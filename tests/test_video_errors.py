@@ -93,11 +93,17 @@ def long_clip(tmp_path_factory):
     return path
 
 
+def _default_sigint():
+    # As in a terminal: a shell running the test suite in the background leaves SIGINT ignored in its children, and
+    # Python then never raises KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(video, output):
     env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
     return subprocess.Popen([sys.executable, TOOL, "--video", str(video), "--model_to_load", MODEL, "--output",
                              str(output)], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=_default_sigint)
 
 
 def _temp_files(folder):
