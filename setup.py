@@ -4,8 +4,8 @@ from setuptools import find_packages, setup
 VIDEO = ["av>=18"]
 # colorization-export --format onnx (torch's exporter needs onnxscript) and the onnxruntime backend.
 ONNX = ["onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.17"]
-# colorization-serve: the web page and HTTP API.
-SERVE_REQUIRES = ["fastapi>=0.100", "uvicorn>=0.30", "python-multipart>=0.0.9"]
+# colorization-serve: the web page and HTTP API (FastAPI on uvicorn; python-multipart parses the uploads).
+SERVE = ["fastapi>=0.100", "uvicorn>=0.30", "python-multipart>=0.0.9"]
 
 setup(
     name="colorization",
@@ -43,10 +43,10 @@ setup(
         # tensorboard exercises the optional event writer, scipy's sqrtm checks the Frechet distance of FID, selenium
         # drives Chromium in the web page's test; the tests also run video, the ONNX export and runtime, and the app.
         "dev": ["pytest>=7", "scikit-image>=0.21", "pillow>=9", "tensorboard>=2.10", "scipy>=1.9", "selenium>=4.10",
-                *VIDEO, *ONNX, *SERVE_REQUIRES],
+                *VIDEO, *ONNX, *SERVE],
         "tb": ["tensorboard>=2.10"],
         "video": VIDEO,
         "onnx": ONNX,
-        "serve": SERVE_REQUIRES,
+        "serve": SERVE,
     },
 )

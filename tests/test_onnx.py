@@ -14,6 +14,7 @@ from colorization.data import color
 from colorization.data.hint_files import UserHints
 from colorization.data.image_io import read_image_file
 from colorization.deploy import export_onnx, load_onnx_model, save_onnx
+from colorization.deploy.graph_rewrites import with_phase_convolutions
 from colorization.deploy.onnx_format import OPSET, read_metadata
 from colorization.deploy.onnx_quantize import calibration_feeds, quantize_int8
 from colorization.engine.compare import compare_checkpoints
@@ -110,12 +111,13 @@ def test_onnxruntime_gives_pytorchs_output_on_a_real_photo(exported, photo, name
 @pytest.mark.parametrize("name", ["basic_hints", "eccv16_classification", "siggraph17_regression"])
 def test_batch_height_and_width_are_free(exported, name):
     torch_c, onnx_c, _ = exported(name)
-    x = torch.randn(3, torch_c.model.in_channels, 52, 37) * 0.3
-    with torch.no_grad():
-        want = torch_c.model.predict(x)
-    got = onnx_c.model.predict(x)
-    assert got.shape == want.shape == (3, 2, 52, 37)
-    assert float((got - want).abs().max()) <= TOLERANCE
+    for batch, height, width in ((3, 52, 37), (1, 16, 16)):  # 16: the smallest side the export allows
+        x = torch.randn(batch, torch_c.model.in_channels, height, width) * 0.3
+        with torch.no_grad():
+            want = torch_c.model.predict(x)
+        got = onnx_c.model.predict(x)
+        assert got.shape == want.shape == (batch, 2, height, width)
+        assert float((got - want).abs().max()) <= TOLERANCE
 
 
 def test_file_checks_and_carries_config_colors_and_bins(exported):
@@ -181,16 +183,30 @@ def test_evaluation_is_the_same_through_either_backend(exported, photo_dir):
 
 def test_int8_variant_of_a_hint_network(exported, photo_dir, photo, tmp_path):
     """siggraph17 trained without MODEL.HINTS reads 1-channel data: calibration gives its hint inputs as zeros."""
-    torch_c, onnx_c, path = exported("siggraph17_regression")
+    torch_c, onnx_c, _ = exported("siggraph17_regression")
     feeds = calibration_feeds(torch_c.cfg, str(photo_dir), count=4)
     assert len(feeds) == 4 and feeds[0]["hint_ab"].shape == (1, 2, 32, 32) and not feeds[0]["hint_mask"].any()
-    quantize_int8(path, str(tmp_path / "int8.onnx"), feeds)
+    save_onnx(export_onnx(torch_c.model, torch_c.cfg, phase_convolutions=True), str(tmp_path / "phase.onnx"))
+    quantize_int8(str(tmp_path / "phase.onnx"), str(tmp_path / "int8.onnx"), feeds)
+    ops = [n.op_type for n in onnx.load(str(tmp_path / "int8.onnx")).graph.node]
+    assert "ConvTranspose" not in ops and ops.count("QLinearConv") >= 20  # every convolution in int8
     int8 = Colorizer.from_checkpoint(str(tmp_path / "int8.onnx"))
     assert int8.model.precision == "int8" and int8.takes_hints
     x, _ = torch_c.network_input(color.to_unit(photo), _hints(photo))
     got, want = int8.backend.readout(x), onnx_c.backend.readout(x)
     assert got.shape == want.shape and torch.isfinite(got).all()
     assert 0 < float((got - want).abs().mean()) < 0.1  # quantised: close to float, not equal
+
+
+@pytest.mark.parametrize("name", ["eccv16_regression", "siggraph17_regression"])
+def test_phase_convolutions_give_the_transposed_ones_numbers(name):
+    _, model = _torch_model(name)
+    rewritten = with_phase_convolutions(model)
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in rewritten.modules())
+    assert any(isinstance(m, torch.nn.ConvTranspose2d) for m in model.modules())  # a copy: the model is untouched
+    x = torch.randn(2, model.in_channels, 45, 38) * 0.3
+    with torch.no_grad():
+        assert float((model(x) - rewritten(x)).abs().max()) <= 1e-5
 
 
 def test_an_exported_model_cannot_be_trained(exported):

@@ -12,7 +12,7 @@ import torch
 
 from ..data.build import build_data_loader, build_dataset
 from ..deploy import export_onnx, is_onnx_path, load_onnx_model, save_onnx
-from ..deploy.onnx_quantize import calibration_feeds, quantize_int8
+from ..deploy.onnx_quantize import MAX_INT8_PSNR_DROP, calibration_feeds, quantize_int8
 from ..engine.evaluator import evaluate
 from ..engine.predictor import Colorizer
 from ..errors import UserError
@@ -22,7 +22,6 @@ from .inference import INFERENCE_WARMUP, load_colorizers, make_photo, time_pipel
 TORCH_THREADS = (1, 2)  # PyTorch's intra-op threads get the same chance as onnxruntime's: picked by measurement
 SESSION_CANDIDATES = [(opt, threads) for opt in ("basic", "extended", "all") for threads in (1, 2)]
 TUNING_ROUNDS = 4
-MAX_INT8_PSNR_DROP = 0.2
 TOP_OPERATORS = 5
 PRECISION = {"onnxruntime": "float32", "onnxruntime_int8": "int8"}
 
@@ -118,7 +117,8 @@ def _variants(label, colorizer, workdir, calibration):
     stem = os.path.join(workdir, f"model{abs(hash(label)) % 10**8}")
     float_path, int8_path = stem + ".onnx", stem + "_int8.onnx"
     save_onnx(export_onnx(colorizer.model, cfg), float_path)
-    quantize_int8(float_path, int8_path, calibration_feeds(cfg, calibration))
+    save_onnx(export_onnx(colorizer.model, cfg, phase_convolutions=True), stem + "_phase.onnx")
+    quantize_int8(stem + "_phase.onnx", int8_path, calibration_feeds(cfg, calibration))
     x = torch.zeros(1, colorizer.model.in_channels, cfg.INPUT.SIZE, cfg.INPUT.SIZE)
     tuning = {"float32": tune_session(float_path, x), "int8": tune_session(int8_path, x)}
     best = {k: min(t, key=t.get) for k, t in tuning.items()}

@@ -15,7 +15,7 @@ import torch
 from ..checkpoint import load_checkpoint, load_model
 from ..deploy import export_onnx, save_onnx
 from ..deploy.onnx_format import OPSET
-from ..deploy.onnx_quantize import calibration_feeds, quantize_int8
+from ..deploy.onnx_quantize import MAX_INT8_PSNR_DROP, calibration_feeds, quantize_int8
 from ..engine.compare import compare_checkpoints
 from ..errors import UserError
 from ..utils.io import atomic_write, check_output_path
@@ -23,8 +23,6 @@ from .common import CommandParser, exit_2_on_user_error
 
 # Optimizer, scheduler and RNG states only matter for resuming; a shipped model leaves them out.
 KEPT_KEYS = ("format", "model", "cfg", "color", "epoch", "metrics")
-# The int8 variant is written only if its PSNR on the validation photos stays this close to the float model's.
-MAX_INT8_PSNR_DROP = 0.2
 
 
 def parse_args(argv=None):
@@ -70,7 +68,7 @@ def int8_or_refuse(float_path, int8_path, args, cfg):
 
 def export_onnx_file(args):
     cfg, model = load_model(args.checkpoint, args.config_file or None)
-    proto = export_onnx(model, cfg)
+    proto = export_onnx(model, cfg, phase_convolutions=args.int8)
     if not args.int8:
         save_onnx(proto, args.output)
         return f"opset {OPSET}, float32"

@@ -12,7 +12,7 @@ import cv2
 
 from ..data.hint_files import read_hint_image, read_hints_file
 from ..data.image_io import ImageDecodeError, is_image_name, read_image_file
-from ..engine.predictor import BACKENDS, BRIGHTNESS_RANGE, SATURATION_RANGE, TEMPERATURE_RANGE, Colorizer
+from ..engine.predictor import BACKENDS, BRIGHTNESS_RANGE, SATURATION_RANGE, TEMPERATURE_RANGE, Colorizer  # noqa: E501
 from ..errors import UserError
 from ..utils.io import check_output_path
 from ..utils.visualize import write_rgb

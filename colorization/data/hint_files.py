@@ -76,15 +76,19 @@ def hints_from_json(data, width, height, source="hints"):
     return UserHints(parsed, size)
 
 
-def read_hints_file(path, width, height):
+def read_json_file(path, what="hints file"):
+    """The parsed JSON of a user's file, or a UserError naming it."""
     if not os.path.isfile(path):
-        raise UserError(f"hints file not found: {path}")
+        raise UserError(f"{what} not found: {path}")
     try:
         with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+            return json.load(f)
     except (ValueError, UnicodeDecodeError) as e:
         raise UserError(f"{path} is not valid JSON ({e})") from None
-    return hints_from_json(data, width, height, path)
+
+
+def read_hints_file(path, width, height):
+    return hints_from_json(read_json_file(path), width, height, path)
 
 
 def _decode_layer(path):

@@ -14,6 +14,14 @@ DATASETS = {
     "landscape_train": {"source": "sample_photos.zip", "split": "train"},
     "landscape_val": {"source": "sample_photos.zip", "split": "val"},
     "landscape_all": {"source": "sample_photos.zip", "split": "all"},
+    # More training photos from other packages (datasets/MORE_ATTRIBUTION.md); train on both with
+    # DATASETS.TRAIN ("landscape_train", "more_train"), tune on ("landscape_val", "more_val").
+    "more_train": {"source": "more_photos.zip", "split": "train"},
+    "more_val": {"source": "more_photos.zip", "split": "val"},
+    "more_all": {"source": "more_photos.zip", "split": "all"},
+    # Everyday photos (people, indoor, food, vehicles, animals, objects) from packages that give no training photo
+    # (datasets/EVERYDAY_ATTRIBUTION.md): for evaluation only, never for training or choosing settings.
+    "everyday_test": {"source": "everyday_photos.zip", "split": "all"},
 }
 
 SPLITS = ("train", "val", "all")

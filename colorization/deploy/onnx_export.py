@@ -14,6 +14,7 @@ from ..data.color import AB_SCALE
 from ..errors import UserError
 from ..utils.io import atomic_write
 from . import onnx_format as fmt
+from .graph_rewrites import with_phase_convolutions
 
 INSTALL_HINT = "pip install -e \".[onnx]\" (from a checkout; or pip install onnx onnxscript onnxruntime)"
 
@@ -82,12 +83,14 @@ def _quiet_exporter():
         logger.setLevel(level)
 
 
-def export_onnx(model, cfg):
+def export_onnx(model, cfg, phase_convolutions=False):
     """The onnx.ModelProto of `model` (built for `cfg`; put in eval mode on the CPU, float32): checked by
-    onnx.checker, its metadata the config, color constants and bins."""
+    onnx.checker, its metadata the config, color constants and bins. phase_convolutions: the stride-2 transposed
+    convolutions become plain ones (graph_rewrites, the same numbers): slower in float32 on this CPU, faster once
+    quantised, where they run as int8 too (onnxruntime has no int8 transposed convolution); for the int8 variant."""
     onnx, _ = require("onnx", "onnxscript")
     model = model.float().cpu().eval()
-    wrapper = ExportedColorizer(model).eval()
+    wrapper = ExportedColorizer(with_phase_convolutions(model) if phase_convolutions else model).eval()
     inputs = _example_inputs(model, max(cfg.INPUT.SIZE, fmt.MIN_SIDE))
     batch = torch.export.Dim("batch", min=1, max=1024)
     height = torch.export.Dim("height", min=fmt.MIN_SIDE, max=8192)

@@ -13,6 +13,8 @@ from ..utils.io import atomic_write
 from . import onnx_format as fmt
 from .onnx_export import require
 
+# The int8 variant is kept only if its PSNR on validation photos stays this close to the float model's.
+MAX_INT8_PSNR_DROP = 0.2
 # Photos whose network inputs calibrate the activation ranges: enough for stable min / max, few enough to be quick.
 CALIBRATION_PHOTOS = 16
 
@@ -46,7 +48,8 @@ def _readout_nodes(proto):
 
 def quantize_int8(float_path, output_path, feeds):
     """Write the int8 variant of the float .onnx at float_path to output_path (atomically), its metadata carried
-    over with precision "int8". feeds: calibration inputs (calibration_feeds)."""
+    over with precision "int8". feeds: calibration inputs (calibration_feeds). Export the float file with
+    phase_convolutions=True: a transposed convolution would stay float32 (and slow)."""
     onnx, _ = require("onnx", "onnxruntime", what="int8 quantisation")
     from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quant_pre_process,
                                           quantize_static)

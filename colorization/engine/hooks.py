@@ -99,7 +99,8 @@ class MetricsLogHook(HookBase):
     def after_epoch(self, trainer, epoch):
         record = epoch.record
         terms = [(k[len("train_"):], v) for k, v in record.items() if k.startswith("train_") and k != "train_loss"]
-        detail = " (" + ", ".join(f"{name} {value:.4g}" for name, value in terms) + ")" if terms else ""
+        # One term is the loss itself; several are shown one by one.
+        detail = " (" + ", ".join(f"{name} {value:.4g}" for name, value in terms) + ")" if len(terms) > 1 else ""
         trainer.logger.info("epoch %d: train loss %.4f%s, %.1f images/s, lr %.2e", trainer.epoch,
                             record["train_loss"], detail, record["images_per_s"], record["lr"])
         if trainer.dist.is_main:

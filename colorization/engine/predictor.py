@@ -166,7 +166,7 @@ class Colorizer:
         h, w = photos[0].shape[:2]
         hints = hints or [None] * len(photos)
         x = torch.cat([self.network_input(p, hint)[0] for p, hint in zip(photos, hints)])
-        out = resize_to(self.backend.readout(x), (h, w)).cpu().numpy().transpose(0, 2, 3, 1)
+        out = self._prediction(x, (h, w))
         lab_model = self.cfg.INPUT.COLOR_SPACE == "LAB"
         return [self._output_lab(o, color.rgb_to_lab(p) if lab_model else None) for p, o in zip(photos, out)]
 
@@ -175,8 +175,12 @@ class Colorizer:
         """predict_lab of one PreparedPhoto (at its output size): builds the hint channels and runs the network."""
         h, w = prepared.lab.shape[:2]
         x, _ = self._with_hints(prepared.net_input, hints, prepared.width, prepared.height)
-        out = resize_to(self.backend.readout(x), (h, w)).cpu().numpy()[0].transpose(1, 2, 0)
-        return self._output_lab(out, prepared.lab.copy())
+        return self._output_lab(self._prediction(x, (h, w))[0], prepared.lab.copy())
+
+    def _prediction(self, x, size):
+        """The head's read-out for a network input batch, through the backend, upsampled to size (H, W):
+        (N, H, W, C) numpy."""
+        return resize_to(self.backend.readout(x), size).cpu().numpy().transpose(0, 2, 3, 1)
 
     def _output_lab(self, out, photo_lab):
         """LAB of one network output (H, W, C): the photo's own L under the predicted ab for a LAB model (photo_lab

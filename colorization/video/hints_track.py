@@ -4,13 +4,11 @@ until the next scene cut or the next keyframe, so one set of clicks colors a who
 Keyframes file: {"keyframes": [{"frame": 0, "points": [{"x": 412, "y": 96, "color": "#3a7bd5"}], "size": 3},
 {"frame": 240, "points": []}]}: frame numbers count from 0 in display order; each entry's "points" and "size" are
 those of a photo's hints file, in the video's pixels; an entry with no points clears the hints from that frame on."""
-import json
-import os
 
 import cv2
 import numpy as np
 
-from ..data.hint_files import UserHints, hints_from_json
+from ..data.hint_files import UserHints, hints_from_json, read_json_file
 from ..errors import UserError
 
 # Fixed-point steps that turn the backward flow (where a pixel of frame t was in t-1) into where a point of t-1 goes.
@@ -38,14 +36,7 @@ def keyframes_from_json(data, width, height, source="keyframes"):
 
 
 def read_keyframes(path, width, height):
-    if not os.path.isfile(path):
-        raise UserError(f"keyframes file not found: {path}")
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise UserError(f"{path} is not valid JSON ({e})") from None
-    return keyframes_from_json(data, width, height, path)
+    return keyframes_from_json(read_json_file(path, "keyframes file"), width, height, path)
 
 
 def follow(points, flow, width, height):

@@ -159,7 +159,7 @@ async function downloadResult() {
 // Markers are updated in place, not made anew: a double-click must land on the element its first click selected.
 function drawPoints() {
   for (const layer of document.querySelectorAll(".points")) {
-    const count = state.photo ? state.points.length : 0;
+    const count = state.photo && state.model?.takes_hints ? state.points.length : 0; // hints only for hint models
     while (layer.children.length > count) layer.lastChild.remove();
     while (layer.children.length < count) layer.appendChild(document.createElement("div"));
     state.points.slice(0, count).forEach((p, i) => {

@@ -1,0 +1,50 @@
+"""Exact rewrites of a network before export, into operators that onnxruntime runs on its fast convolution path."""
+import copy
+
+import torch.nn as nn
+import torch.nn.functional as F
+
+# For a transposed convolution of kernel 4, stride 2, padding 1, the kernel taps that reach output phase p (0: even
+# rows, 1: odd rows) from the input row at offset d = -1, 0, +1: out[2m + p] = sum_d in[m + d] * w[TAP[p][d + 1]].
+_TAP = ((3, 1, None), (None, 2, 0))
+
+
+class PhaseConvTranspose(nn.Module):
+    """ConvTranspose2d(kernel 4, stride 2, padding 1) as a 3x3 convolution giving the four output phases as channels,
+    then depth-to-space: the same numbers, but a plain convolution (fused, blocked, quantisable by onnxruntime)
+    instead of its slow transposed-convolution kernel. 9 taps computed per phase where 4 are non-zero: more FLOPs,
+    less time."""
+
+    def __init__(self, deconv):
+        super().__init__()
+        w = deconv.weight.detach()  # (in, out, 4, 4)
+        c_in, c_out = w.shape[:2]
+        weight = w.new_zeros(c_out, 2, 2, c_in, 3, 3)
+        for py in (0, 1):
+            for px in (0, 1):
+                for dy in range(3):
+                    for dx in range(3):
+                        ky, kx = _TAP[py][dy], _TAP[px][dx]
+                        if ky is not None and kx is not None:
+                            weight[:, py, px, :, dy, dx] = w[:, :, ky, kx].t()
+        self.register_buffer("weight", weight.reshape(c_out * 4, c_in, 3, 3))
+        bias = deconv.bias.detach() if deconv.bias is not None else w.new_zeros(c_out)
+        self.register_buffer("bias", bias.repeat_interleave(4))
+
+    def forward(self, x):
+        return F.pixel_shuffle(F.conv2d(x, self.weight, self.bias, padding=1), 2)
+
+
+def _rewritable(m):
+    return (isinstance(m, nn.ConvTranspose2d) and m.kernel_size == (4, 4) and m.stride == (2, 2)
+            and m.padding == (1, 1) and m.output_padding == (0, 0) and m.dilation == (1, 1) and m.groups == 1)
+
+
+def with_phase_convolutions(model):
+    """A copy of `model` whose stride-2 transposed convolutions (eccv16, siggraph17) are PhaseConvTranspose."""
+    model = copy.deepcopy(model)
+    for parent in list(model.modules()):
+        for name, child in parent.named_children():
+            if _rewritable(child):
+                setattr(parent, name, PhaseConvTranspose(child))
+    return model
