@@ -14,6 +14,17 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE_ZIP = os.path.join(REPO, "datasets", "sample_photos.zip")
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One intra-op thread for a module (as the reliability harness runs): bit-identical runs, and no thread
+    contention on a busy machine."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def photo_dir(tmp_path_factory):
     """A folder of 12 real color photos taken from the embedded sample set."""

@@ -25,13 +25,7 @@ RECIPE_QUICK = os.path.join(REPO, "configs", "quick", "recipe_resnet34_quick.yam
 TERMS = ("train_l1", "train_colorfulness", "train_gan", "train_d_real", "train_d_fake", "train_d_r1")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: bit-identical runs, and no thread contention on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # bit-identical runs, no thread contention
 
 
 def _opts(photo_dir, out, *extra):

@@ -88,13 +88,7 @@ runpy.run_path(train_py, run_name="__main__")
 '''
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread, as in the harness: bit-identical runs, and no thread contention on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # bit-identical runs, no thread contention
 
 
 def _opts(photo_dir, out, preds, workers=0):
