@@ -44,19 +44,22 @@ class ExportedColorizer(nn.Module):
         self.hints = model.in_channels > 1
         self.classification = model.head.kind == "classification"
         if self.classification:
-            # The annealed mean as a 1x1 convolution over the probabilities, its weights the bin centres / 110.
+            # One 1x1 convolution gives both sums of the annealed mean: over the bins' (a, b) / 110 and over ones.
             bins = model.head.bins.float() / AB_SCALE
-            self.register_buffer("bin_weights", bins.t().reshape(2, -1, 1, 1).contiguous())
+            weights = torch.cat([bins.t(), torch.ones(1, len(bins))]).reshape(3, -1, 1, 1)
+            self.register_buffer("readout_weights", weights.contiguous())
 
     def forward(self, lightness, hint_ab=None, hint_mask=None, temperature=None):
         x = torch.cat([lightness, hint_ab, hint_mask], dim=1) if self.hints else lightness
         raw = self.model(x)
         if not self.classification:
             return raw  # a regression head reads its output as it is
-        # modeling.color_bins.annealed_mean, with T a tensor (a graph input) instead of a checked Python number.
+        # modeling.color_bins.annealed_mean, with T a tensor (a graph input) instead of a checked Python number, and
+        # the softmax's division after the sum over bins: on 1 channel instead of Q (a softmax over the channels of
+        # an NCHW tensor was a quarter of the int8 network's time). The largest term is exp(0) = 1: no division by 0.
         shifted = raw - raw.amax(dim=1, keepdim=True)
-        probs = torch.softmax(shifted / temperature, dim=1)
-        return F.conv2d(probs, self.bin_weights), raw
+        sums = F.conv2d(torch.exp(shifted / temperature), self.readout_weights)
+        return sums[:, :2] / sums[:, 2:], raw
 
 
 def _example_inputs(model, size):

@@ -40,10 +40,10 @@ def calibration_feeds(cfg, dataset, count=CALIBRATION_PHOTOS):
 
 
 def _readout_nodes(proto):
-    """Nodes fed by a Softmax (the annealed mean, eccv16's model_out): int8 there would quantise the colors
+    """Nodes fed by a Softmax or an Exp (the annealed mean, eccv16's model_out): int8 there would quantise the colors
     themselves, and they cost next to nothing."""
-    softmax_outputs = {o for n in proto.graph.node if n.op_type == "Softmax" for o in n.output}
-    return [n.name for n in proto.graph.node if softmax_outputs & set(n.input)]
+    probabilities = {o for n in proto.graph.node if n.op_type in ("Softmax", "Exp") for o in n.output}
+    return [n.name for n in proto.graph.node if probabilities & set(n.input)]
 
 
 def quantize_int8(float_path, output_path, feeds):
