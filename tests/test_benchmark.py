@@ -58,12 +58,18 @@ def test_data_pipeline_figures(figures):
 
 def test_training_figures(figures):
     rows = {r["loop"]: r for r in figures["training"]}
-    assert set(rows) == {"trainer", "bare"}
-    for r in rows.values():
+    assert set(rows) == {"trainer", "bare", "loader"}
+    for loop in ("trainer", "bare"):
+        r = rows[loop]
         assert TRAIN_FIELDS <= set(r), TRAIN_FIELDS - set(r)
         assert positive(r["images_per_s"]) and r["batch"] == 4 and r["num_workers"] == 1
         assert positive(r["gflop_per_train_image"]) and positive(r["mfu"])  # --peak_tflops given
     assert positive(rows["trainer"]["x_bare_loop"])
+    # the data loader alone, with the trainer's worker: a rate and its ratios to the trainer's and the bare loop's
+    loader = rows["loader"]
+    assert positive(loader["images_per_s"]) and loader["num_workers"] == 1 and "mfu" not in loader
+    assert math.isclose(loader["x_trainer"], loader["images_per_s"] / rows["trainer"]["images_per_s"], rel_tol=1e-2)
+    assert math.isclose(loader["x_bare_loop"], loader["images_per_s"] / rows["bare"]["images_per_s"], rel_tol=1e-2)
 
 
 def test_inference_figures(figures):
@@ -86,3 +92,37 @@ def test_unknown_figure_is_a_clear_error():
     result = run_tool("benchmark.py", "--config-file", QUICK, "--which", "data,speed")
     assert result.returncode == 2
     assert result.stderr.startswith("error: --which") and "speed" in result.stderr
+
+
+def test_precision_figure_rows_and_ratios(photo_dir, tmp_path):
+    """The precision figure's variants as it measures them (the compiled one is left out: it compiles for minutes on
+    a CPU): each variant's own settings, images/s, its ratio to float32 and its MFU against the given peak."""
+    from colorization.benchmark.precision import bench_precision
+    from colorization.config import load_cfg
+
+    cfg = load_cfg(QUICK, ["DATASETS.TRAIN", f"('{photo_dir}',)", "INPUT.SIZE", "32", "SOLVER.IMS_PER_BATCH", "4",
+                           "MODEL.DEVICE", "cpu"])
+    rows = bench_precision(cfg, 2, str(tmp_path), peak_tflops=1.0, variants=("fp32", "bf16_channels_last"))
+    by_variant = {r["variant"]: r for r in rows}
+    assert set(by_variant) == {"fp32", "bf16_channels_last"}
+    fp32, bf16 = by_variant["fp32"], by_variant["bf16_channels_last"]
+    assert (fp32["amp"], fp32["memory_format"], fp32["compile"]) == ("none", "contiguous", False)
+    assert (bf16["amp"], bf16["memory_format"], bf16["compile"]) == ("bf16", "channels_last", False)
+    for r in rows:
+        assert r["batch"] == 4 and r["size"] == 32 and r["arch"] == "basic" and r["iters"] == 2
+        assert positive(r["images_per_s"]) and positive(r["gflop_per_train_image"])
+        assert math.isclose(r["mfu"], r["images_per_s"] * r["gflop_per_train_image"] / 1e3, rel_tol=1e-2)
+    assert fp32["x_fp32"] == 1.0
+    assert math.isclose(bf16["x_fp32"], bf16["images_per_s"] / fp32["images_per_s"], rel_tol=1e-2)
+
+
+
+def test_precision_default_variants_per_device():
+    """cuDNN's algorithm search is measured on CUDA only; float32, bf16 + channels_last and compiled everywhere."""
+    import torch
+    from colorization.benchmark.precision import default_variants
+
+    assert default_variants(torch.device("cpu")) == ["fp32", "bf16_channels_last", "bf16_channels_last_compile"]
+    assert default_variants(torch.device("cuda")) == ["fp32", "bf16_channels_last",
+                                                      "bf16_channels_last_cudnn_benchmark",
+                                                      "bf16_channels_last_compile"]

@@ -2,7 +2,10 @@
 as JSON lines). One module per figure:
 
 - data.py:      images/s of one data-loader worker (one core), ours next to Zhang et al.'s demo preprocessing;
-- train.py:     images/s of the full Trainer next to a bare loop of the same TrainStep on in-memory batches;
+- train.py:     images/s of the full Trainer next to a bare loop of the same TrainStep on in-memory batches, and of
+                its data loader alone;
+- precision.py: images/s of that bare loop in float32, in bf16 + channels_last and compiled (only when asked:
+                --which precision; compiling takes minutes on a CPU);
 - inference.py: latency of read + colorize + write of a 1024x768 photo, per model;
 - memory.py:    peak memory of each, in fresh processes;
 - video.py:     frames/s and flicker (warp error, CDC) of colorization-video on a 640x480 clip with camera motion,
@@ -26,15 +29,17 @@ from .data import bench_data
 from .inference import bench_inference
 from .memory import bench_memory
 from .onnx import bench_onnx
+from .precision import bench_precision
 from .train import bench_train
 from .video import bench_video
 
 DEFAULT_FIGURES = ("data", "train", "inference", "memory", "video")  # what a plain run measures
-# Asked for by name only: onnx needs the .[onnx] extra and minutes of export, quantisation and session tuning; load
-# needs model files and the .[serve] extra.
-FIGURES = DEFAULT_FIGURES + ("onnx", "load")
+# Asked for by name only: precision compiles the network (minutes on a CPU); onnx needs the .[onnx] extra and minutes
+# of export, quantisation and session tuning; load needs model files and the .[serve] extra.
+FIGURES = DEFAULT_FIGURES + ("precision", "onnx", "load")
 # video: frames of the clip; load: requests per model and way of sending the photo
-DEFAULT_ITERS = {"data": 100, "train": 72, "inference": 10, "memory": 20, "video": 90, "onnx": 10, "load": 40}
+DEFAULT_ITERS = {"data": 100, "train": 72, "precision": 20, "inference": 10, "memory": 20, "video": 90, "onnx": 10,
+                 "load": 40}
 DEFAULT_CLIENTS = 4
 
 
@@ -60,6 +65,8 @@ def _figure(w, cfg, n, model_paths, workdir, device, peak_tflops, train_images, 
         return bench_data(cfg, n)
     if w == "train":
         return bench_train(cfg, n, os.path.join(workdir, "train"), peak_tflops, train_images)
+    if w == "precision":
+        return bench_precision(cfg, n, os.path.join(workdir, "precision"), peak_tflops)
     if w == "inference":
         return bench_inference(cfg, model_paths, n, workdir, device, peak_tflops)
     if w == "memory":

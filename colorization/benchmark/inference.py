@@ -1,5 +1,6 @@
 """The inference figure: latency of the tools/inference.py pipeline (read + Colorizer.colorize + write) on a
-1024x768 photo made from the embedded sample set, per model; on CUDA also the MFU of the whole pipeline."""
+1024x768 photo made from the embedded sample set, per model; on CUDA also the MFU of the whole pipeline and the peak
+GPU memory allocated (weights included)."""
 import os
 import statistics
 import tempfile
@@ -61,13 +62,16 @@ def bench_inference(cfg, model_paths, iters, workdir, device="auto", peak_tflops
     rows = []
     for label, colorizer in load_colorizers(cfg, model_paths, device):
         dst = os.path.join(workdir, "colorized.png")
+        dev = colorizer.device
+        if dev.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(dev)
         times = {"read": [], "colorize": [], "write": [], "total": []}
         for it in range(INFERENCE_WARMUP + iters):
             timed = time_pipeline(colorizer, photo, dst)
             if it >= INFERENCE_WARMUP:
                 for k, v in timed.items():
                     times[k].append(v)
-        dev = colorizer.device
+        peak_mb = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
         gflop = forward_gflop(colorizer.model, colorizer.cfg.INPUT.SIZE, dev)
         peak = peak_tflops or (peak_tflops_for(torch.cuda.get_device_name(dev)) if dev.type == "cuda" else None)
         median = statistics.median(times["total"])
@@ -80,6 +84,7 @@ def bench_inference(cfg, model_paths, iters, workdir, device="auto", peak_tflops
                      "write_ms": round_sig(1e3 * statistics.median(times["write"])),
                      "iters": iters, "torch_threads": torch.get_num_threads(), "gflop_forward": round_sig(gflop),
                      # FLOPs of one forward over the whole pipeline's latency (read and write included)
-                     "mfu_pipeline": round_sig(mfu(1.0 / median, gflop, peak)), "peak_tflops": peak})
+                     "mfu_pipeline": round_sig(mfu(1.0 / median, gflop, peak)), "peak_tflops": peak,
+                     "cuda_peak_allocated_mb": round_sig(peak_mb)})
     return rows
 

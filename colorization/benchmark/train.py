@@ -1,6 +1,8 @@
 """The training figure: images/s of the full Trainer (its data loader and workers, logging, progress bar; no
 evaluation) next to a bare loop of the same model, optimizer, batch and TrainStep on tensors already in memory, in
-alternating rounds (as many bare iterations, then one trainer epoch) so that both see the same machine load."""
+alternating rounds (as many bare iterations, then one trainer epoch) so that both see the same machine load; and the
+trainer's data loader alone (its workers with no model to feed): the rate at which the input pipeline saturates. A
+trainer near the loader's rate and below the bare loop's is input-bound."""
 import copy
 import math
 import os
@@ -23,19 +25,22 @@ FLOPS_PER_TRAIN_IMAGE = 3.0  # forward + backward ~ 3x the forward pass
 
 
 def model_step(model, cfg, device, optimizer, scheduler=None):
-    """The trainer's step for one model (same losses, autocast, memory format, scaler) outside the trainer."""
+    """The trainer's step for one model (same losses, autocast, memory format, scaler, MODEL.COMPILE) outside the
+    trainer."""
     amp_dtype = resolve_amp_dtype(cfg.SOLVER.AMP, device)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+    network = torch.compile(model) if cfg.MODEL.COMPILE else model  # as the trainer compiles its forward
 
     def losses(step, inputs, targets):
-        return {"loss": model.loss(forward_model(step, model, inputs), targets)}
+        return {"loss": model.loss(forward_model(step, network, inputs), targets)}
 
     return TrainStep([Update("model", optimizer, scheduler, scaler, losses)], device, amp_dtype,
                      resolve_memory_format(cfg.MODEL.MEMORY_FORMAT, device))
 
 
 class BareLoop:
-    """The training step alone, on batches already on the device (no data loading, logging or progress bar)."""
+    """The training step alone, on batches already on the device (no data loading, logging or progress bar), at the
+    config's SOLVER.AMP, MODEL.MEMORY_FORMAT and MODEL.COMPILE."""
 
     def __init__(self, model, cfg, batches, device):
         self.device = device
@@ -114,7 +119,7 @@ class RoundTimer(HookBase):
                                   None if worker_cpu is None else worker_cpu / iters))
 
 
-def _batches_from(dataset, batch_size, count):
+def batches_from(dataset, batch_size, count):
     """`count` training batches collated from the data set (epoch 0 augmentation), kept in memory."""
     n = len(dataset)
     out = []
@@ -136,11 +141,12 @@ def bench_train(cfg, iters, workdir, peak_tflops=None, train_images=None):
     cfg = bench_cfg(cfg, workdir, **{"SOLVER.MAX_EPOCHS": rounds + 1, "TEST.NUM_TRIPLETS": 0})
     trainer = Trainer(cfg, hooks=[])
     device, batch = trainer.device, trainer.train_loader.batch_size
-    bare = BareLoop(trainer.model, cfg, _batches_from(trainer.train_set, batch, 4), device)
+    bare = BareLoop(trainer.model, cfg, batches_from(trainer.train_set, batch, 4), device)
     timer = RoundTimer(bare, per_epoch)
     trainer.hooks.append(timer)
     bare.run(TRAIN_WARMUP_ITERS)  # warm-up: allocator, first-call kernels
     trainer.train()
+    loader_runs = time_loader(trainer.train_loader, rounds, first_epoch=trainer.epoch)
     del trainer  # its data-loader workers exit
 
     gflop = FLOPS_PER_TRAIN_IMAGE * forward_gflop(bare.model, cfg.INPUT.SIZE, device)
@@ -150,13 +156,26 @@ def bench_train(cfg, iters, workdir, peak_tflops=None, train_images=None):
               "rounds": rounds, "iters_per_round": per_epoch, "torch_threads": torch.get_num_threads(),
               "num_workers": cfg.DATALOADER.NUM_WORKERS, "gflop_per_train_image": round_sig(gflop),
               "peak_tflops": peak}
-    return [dict(row, **common) for row in _rows(timer.trainer_runs, timer.bare_runs, gflop, peak)]
+    return [dict(row, **common) for row in _rows(timer.trainer_runs, timer.bare_runs, loader_runs, gflop, peak)]
 
 
-def _rows(trainer_runs, bare_runs, gflop, peak):
+def time_loader(loader, epochs, first_epoch=0):
+    """Images/s of each of `epochs` passes over a training loader whose (persistent) workers have already started:
+    the batches are fetched (pinned, on CUDA) and dropped."""
+    runs = []
+    for epoch in range(first_epoch, first_epoch + epochs):
+        loader.sampler.set_epoch(epoch)
+        images, start = 0, time.perf_counter()
+        for batch in loader:
+            images += len(batch["input"])
+        runs.append((images / (time.perf_counter() - start), None, None, None))
+    return runs
+
+
+def _rows(trainer_runs, bare_runs, loader_runs, gflop, peak):
     ratios = [t[0] / b[0] for t, b in zip(trainer_runs, bare_runs)]
     rows = []
-    for loop, runs in (("trainer", trainer_runs), ("bare", bare_runs)):
+    for loop, runs in (("trainer", trainer_runs), ("bare", bare_runs), ("loader", loader_runs)):
         rates = [r[0] for r in runs]
         medians = [r[1] for r in runs if r[1] is not None]
         workers = [r[3] for r in runs if r[3] is not None]
@@ -164,7 +183,7 @@ def _rows(trainer_runs, bare_runs, gflop, peak):
                "images_per_s_best": round_sig(max(rates)),
                "median_s_per_iter": round_sig(statistics.median(medians)) if medians else None,
                # CPU seconds per iteration: less sensitive than wall time to what else runs on the machine
-               "main_cpu_s_per_iter": round_sig(statistics.median(r[2] for r in runs)),
+               "main_cpu_s_per_iter": _median_or_none(r[2] for r in runs),
                "workers_cpu_s_per_iter": round_sig(statistics.median(workers)) if workers else None,
                "images_per_s_per_round": [round_sig(r) for r in rates]}
         if loop == "trainer":
@@ -172,6 +191,16 @@ def _rows(trainer_runs, bare_runs, gflop, peak):
             row["x_bare_loop"] = round_sig(statistics.median(ratios), 3)
             row["x_bare_loop_best"] = round_sig(max(rates) / max(r[0] for r in bare_runs), 3)
             row["x_bare_loop_per_round"] = [round_sig(r, 3) for r in ratios]
-        row["mfu"] = round_sig(mfu(statistics.median(rates), gflop, peak))
+        if loop == "loader":
+            # what the input pipeline can feed, over what the trainer took and what the network alone could take
+            row["x_trainer"] = round_sig(statistics.median(rates) / rows[0]["images_per_s"], 3)
+            row["x_bare_loop"] = round_sig(statistics.median(rates) / rows[1]["images_per_s"], 3)
+        else:
+            row["mfu"] = round_sig(mfu(statistics.median(rates), gflop, peak))
         rows.append(row)
     return rows
+
+
+def _median_or_none(values):
+    values = [v for v in values if v is not None]
+    return round_sig(statistics.median(values)) if values else None

@@ -1,14 +1,19 @@
-"""Speed and memory figures: colorization-benchmark --config-file FILE [--which data,train,inference,memory,load]
-[--iters N] [--model_to_load CKPT[,CKPT...]] [--clients N] [--peak_tflops T] [KEY VALUE ...]
-(or python tools/benchmark.py ...)
+"""Speed and memory figures: colorization-benchmark --config-file FILE
+[--which data,train,inference,memory,video,precision,onnx,load] [--iters N] [--model_to_load CKPT[,CKPT...]]
+[--clients N] [--peak_tflops T] [KEY VALUE ...]   (or python tools/benchmark.py ...)
 
 Prints one JSON line per figure on stdout (logs go to stderr):
   data_pipeline  images/s per data-loader worker (one core) of our item pipeline and of the PIL + scikit-image
                  reference (Zhang et al.'s demo preprocessing) on the same files, and their ratio (x_reference);
-  training       images/s of the full Trainer and of a bare loop of the same model on in-memory batches, and
-                 their ratio (x_bare_loop);
+  training       images/s of the full Trainer, of a bare loop of the same model on in-memory batches (their ratio:
+                 x_bare_loop) and of the trainer's data loader alone (DATALOADER.NUM_WORKERS workers);
   inference      latency of read + colorize + write of a 1024x768 photo, per model;
   memory         peak memory of each;
+  video          frames/s and flicker (warp error, CDC) of colorization-video on a 640x480 clip with camera
+                 motion, frame by frame and with stability;
+  precision      (only when asked) images/s of the bare loop in float32, bf16 + channels_last and compiled, their
+                 ratio to float32 (x_fp32) and MFU: what SOLVER.AMP, MODEL.MEMORY_FORMAT and MODEL.COMPILE choose;
+  onnx           (only when asked) the photo through PyTorch eager, onnxruntime float32 and int8 on the CPU;
   load           (only when asked) colorization-serve with the --model_to_load models under --clients concurrent
                  clients on loopback: p50 / p95 latency of POST /api/colorize for a 1024x768 photo, requests/s,
                  errors and the server's peak memory, --iters requests per model and way of sending the photo.
