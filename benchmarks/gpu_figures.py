@@ -48,6 +48,8 @@ BATCHES = (32, 64)
 WORKERS = (8, 16)
 TRAIN_SETS = '("landscape_all", "more_all", "landscape_all", "more_all")'  # 808 photos: 12 batches of 64
 COMPILED = "bf16_channels_last_compile"
+PARTS = ("precision", "train", "inference", "onnx", "compile", "profile")
+PROFILED_STEPS = 3
 
 
 def parse_args():
@@ -57,12 +59,16 @@ def parse_args():
                    help="seconds after which no further compiled variant starts (default: %(default)s)")
     p.add_argument("--iters", type=int, default=20, help="timed iterations of each precision variant")
     p.add_argument("--quick", action="store_true", help="tiny sizes and counts: a check of the script on a CPU")
+    p.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
+    p.add_argument("--networks", default=",".join(NETWORKS), help="comma-separated subset of the networks")
+    p.add_argument("--batches", default=",".join(map(str, BATCHES)), help="comma-separated batch sizes")
+    p.add_argument("opts", nargs="*", metavar="KEY VALUE", help="config overrides for every network")
     return p.parse_args()
 
 
-def config(arch, batch, quick, **overrides):
+def config(arch, batch, quick, extra=(), **overrides):
     opts = ["DATASETS.TRAIN", '("landscape_val",)' if quick else TRAIN_SETS, "SOLVER.IMS_PER_BATCH", str(batch),
-            "TEST.NUM_TRIPLETS", "0"]
+            "TEST.NUM_TRIPLETS", "0", *extra]
     if quick:
         opts += ["INPUT.SIZE", "32"]
     for key, value in overrides.items():
@@ -145,39 +151,77 @@ def onnx_cuda_rows(workdir, quick):
              "providers": session.get_providers()}]
 
 
+def profile_rows(cfg, batches, workdir, folder):
+    """Where the time of a bf16 + channels_last training step goes: the kernels with the most device time over
+    PROFILED_STEPS steps (torch.profiler), written to folder/profile_<arch>_<batch>.txt."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from colorization.benchmark.common import bench_cfg
+    from colorization.benchmark.train import BareLoop
+    from colorization.modeling import build_model
+    from colorization.utils.env import resolve_device
+
+    cfg = bench_cfg(cfg, workdir, **{"SOLVER.AMP": "bf16", "MODEL.MEMORY_FORMAT": "channels_last"})
+    device = resolve_device(cfg.MODEL.DEVICE)
+    bare = BareLoop(build_model(cfg).to(device), cfg, batches, device)
+    bare.run(3)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        bare.run(PROFILED_STEPS)
+    key = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    events = sorted(prof.key_averages(), key=lambda e: getattr(e, key), reverse=True)
+    total = sum(getattr(e, key) for e in events) or 1.0
+    name = f"profile_{cfg.MODEL.ARCH}_{cfg.MODEL.HEAD}_{cfg.SOLVER.IMS_PER_BATCH}.txt"
+    with open(os.path.join(folder, name), "w") as f:
+        f.write(prof.key_averages().table(sort_by=key, row_limit=40))
+    return [{"figure": "profile", "arch": cfg.MODEL.ARCH, "head": cfg.MODEL.HEAD, "batch": len(batches[0][0]),
+             "op": e.key[:90], "ms_per_step": round(getattr(e, key) / 1e3 / PROFILED_STEPS, 3),
+             "share": round(getattr(e, key) / total, 4), "calls_per_step": e.count / PROFILED_STEPS}
+            for e in events[:15]]
+
+
 def main():
     args = parse_args()
     start = time.perf_counter()
     record = Recorder(args.output)
     record([environment()])
     iters = 2 if args.quick else args.iters
-    networks = ("eccv16", "basic") if args.quick else tuple(NETWORKS)
-    batches = (2, 4) if args.quick else BATCHES
+    networks = ("eccv16", "basic") if args.quick else tuple(args.networks.split(","))
+    batches = (2, 4) if args.quick else tuple(int(b) for b in args.batches.split(","))
+    parts = args.parts.split(",")
     datasets = {}  # arch -> its training set, screened once
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     fast = [v for v in default_variants(device) if v != COMPILED]
 
-    def precision(arch, batch, variants):
-        cfg = config(arch, batch, args.quick)
+    def training_batches(arch, batch):
+        cfg = config(arch, batch, args.quick, args.opts)
         if arch not in datasets:
             datasets[arch] = build_dataset(cfg, cfg.DATASETS.TRAIN, train=True)
+        return cfg, batches_from(datasets[arch], batch, 4)
+
+    def precision(arch, batch, variants):
+        cfg, batch_list = training_batches(arch, batch)
         guarded(record, f"{'+'.join(variants)} {arch} {batch}", bench_precision, cfg, iters, workdir,
-                variants=variants, batches=batches_from(datasets[arch], batch, 4))
+                variants=variants, batches=batch_list)
 
     with tempfile.TemporaryDirectory(prefix="gpu_figures_") as workdir:
-        for arch in networks:
+        for arch in networks if "profile" in parts else ():
+            cfg, batch_list = training_batches(arch, batches[-1])
+            guarded(record, f"profile {arch} {batches[-1]}", profile_rows, cfg, batch_list, workdir, args.output)
+        for arch in networks if "precision" in parts else ():
             for batch in batches:
                 precision(arch, batch, fast)
-        for workers in (1,) if args.quick else WORKERS:
-            cfg = config("basic" if args.quick else "eccv16", batches[-1], args.quick,
+        for workers in ((1,) if args.quick else WORKERS) if "train" in parts else ():
+            cfg = config("basic" if args.quick else "eccv16", batches[-1], args.quick, args.opts,
                          **{"DATALOADER.NUM_WORKERS": workers})
             guarded(record, f"train {cfg.MODEL.ARCH} {workers} workers", bench_train, cfg, 4 if args.quick else 48,
                     os.path.join(workdir, f"train{workers}"))
-        for arch in networks:
-            guarded(record, f"inference {arch}", bench_inference, config(arch, 1, args.quick), [],
+        for arch in networks if "inference" in parts else ():
+            guarded(record, f"inference {arch}", bench_inference, config(arch, 1, args.quick, args.opts), [],
                     3 if args.quick else 10, workdir)
-        guarded(record, "onnx cuda", onnx_cuda_rows, workdir, args.quick)
-        compiled = [(arch, batch) for batch in reversed(batches) for arch in networks]  # batch 64 first
+        if "onnx" in parts:
+            guarded(record, "onnx cuda", onnx_cuda_rows, workdir, args.quick)
+        compiled = [(arch, batch) for batch in reversed(batches) for arch in networks] if "compile" in parts else []
         for arch, batch in compiled:
             if time.perf_counter() - start > args.deadline:
                 record([{"figure": "skipped", "what": f"compile {arch} {batch}", "reason": "--deadline passed"}])
@@ -234,7 +278,7 @@ def write_tables(rows, folder):
         if r["figure"] == "inference":
             lines.append(f"| {r['arch']} | {_fmt(r['latency_ms_median'])} | {_fmt(r['colorize_ms'])} | "
                          f"{_fmt(r['read_ms'])} | {_fmt(r['write_ms'])} | {_fmt(r.get('cuda_peak_allocated_mb'))} |")
-    lines += [""] + [json.dumps(r) for r in rows if r["figure"] in ("failed", "skipped", "onnx_cuda")]
+    lines += [""] + [json.dumps(r) for r in rows if r["figure"] in ("failed", "skipped", "onnx_cuda", "profile")]
     text = "\n".join(lines) + "\n"
     with open(os.path.join(folder, "gpu_figures.md"), "w") as f:
         f.write(text)
