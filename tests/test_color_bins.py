@@ -82,6 +82,26 @@ def test_soft_encode(gamut_bins):
     assert torch.isfinite(soft_encode(far, gamut_bins)).all()
 
 
+def test_soft_encode_matches_a_float64_reference_and_gives_the_nearest_bin(gamut_bins):
+    """The weights are the normalised Gaussians of the k nearest bins, computed here in float64 by sorting every
+    distance; the nearest bin returned with them is nearest_bin's. Over more pixels than one chunk."""
+    from colorization.modeling.color_bins import soft_encode_with_nearest
+
+    gen = torch.Generator().manual_seed(1)
+    ab = (torch.rand(3, 2, 70, 70, generator=gen) - 0.5) * 200  # 14700 pixels, some out of gamut
+    target, nearest = soft_encode_with_nearest(ab, gamut_bins, k=5, sigma=5.0)
+    assert torch.equal(nearest, nearest_bin(ab, gamut_bins))
+
+    pixels = ab.double().permute(0, 2, 3, 1).reshape(-1, 2)
+    sq = ((pixels[:, None, :] - gamut_bins.double()[None]) ** 2).sum(-1)
+    top_sq, top_idx = sq.sort(dim=1)
+    assert torch.equal(nearest.reshape(-1), top_idx[:, 0])
+    w = torch.exp(-(top_sq[:, :5] - top_sq[:, :1]) / (2 * 5.0 ** 2))
+    expected = torch.zeros_like(sq).scatter_(1, top_idx[:, :5], w / w.sum(1, keepdim=True))
+    got = target.double().permute(0, 2, 3, 1).reshape(-1, gamut_bins.shape[0])
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)  # float32 weights
+
+
 def test_annealed_mean_limits():
     bins = torch.tensor([[0.0, 0.0], [10.0, -20.0], [50.0, 40.0]])
     logits = torch.tensor([0.5, 2.0, 1.0]).view(1, 3, 1, 1).repeat(2, 1, 3, 4)

@@ -4,7 +4,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..data.color import AB_SCALE
-from .color_bins import annealed_mean, nearest_bin, rebalancing_weights, soft_encode
+from .color_bins import annealed_mean, rebalancing_weights, soft_encode_with_nearest
 
 
 def resize_to(x, size):
@@ -74,8 +74,8 @@ class ClassificationHead(nn.Module):
     def cross_entropy(self, logits, target):
         ab = F.interpolate(target * AB_SCALE, size=logits.shape[-2:], mode="area")
         with torch.no_grad():
-            soft = soft_encode(ab, self.bins)
-            weights = self.class_weights[nearest_bin(ab, self.bins)]
+            soft, nearest = soft_encode_with_nearest(ab, self.bins)
+            weights = self.class_weights[nearest]
         per_pixel = -(soft * F.log_softmax(logits.float(), dim=1)).sum(dim=1)
         return (per_pixel * weights).mean()
 
