@@ -151,6 +151,25 @@ def test_hints_are_the_json_colorize_reads(served, model_files, photo, tmp_path)
     assert not np.array_equal(by_api, without)
 
 
+def test_the_onnxruntime_backend_serves_the_same_pictures(served, model_files, photo):
+    """colorization-serve --backend onnxruntime: each checkpoint exported in memory, the same answers as PyTorch's
+    (within a level of 8-bit rounding), hints included."""
+    url, _ = served
+    onnx_models = load_models(model_files, "cpu", "onnxruntime")
+    assert [m.colorizer.backend.backend for m in onnx_models.values()] == ["onnxruntime"] * 3
+    app = create_app(onnx_models, Settings(max_upload_mb=UPLOAD_LIMIT_MB, cache_photos=8, cache_mb=256, workers=1))
+    with BackgroundServer(app) as onnx_url:
+        for fields in ({"model": "basic_LAB"}, {"model": HINT_MODEL, "hints": json.dumps(BLUE_HINT)},
+                       {"model": SUGGEST_MODEL, "temperature": 0.6}):
+            pictures = []
+            for base in (url, onnx_url):
+                with Client(base) as client:
+                    answer = client.post("/api/colorize", fields, files={"photo": ("photo.png", photo[1])})
+                assert answer.status == 200, answer.body
+                pictures.append(_decode(answer.body).astype(int))
+            assert np.abs(pictures[0] - pictures[1]).max() <= 1, fields
+
+
 def test_knobs_preview_and_gray(served, photo):
     url, models = served
     with Client(url) as client:

@@ -85,6 +85,10 @@ def runs(clips, tmp_path_factory):
     cases = {
         "pan": ["--video", clips / "pan_cut.mp4", "--output", out / "pan.mp4"],
         "pan_frame_by_frame": ["--video", clips / "pan_cut.mp4", "--output", out / "pan0.mp4", "--stability", "0"],
+        "pan_torch_frames": ["--video", clips / "pan_cut.mp4", "--output", str(out / "pan_torch") + "/",
+                             "--stability", "0"],
+        "pan_onnxruntime": ["--video", clips / "pan_cut.mp4", "--output", str(out / "pan_ort") + "/",
+                            "--stability", "0", "--backend", "onnxruntime"],
         "vfr": ["--video", clips / "vfr.mkv", "--output", out / "vfr.mp4", "--saturation", "1.5"],
         "avi_to_mp4": ["--video", clips / "camera.avi", "--output", out / "avi.mp4", "--crf", "30"],
         "avi_to_mkv": ["--video", clips / "camera.avi", "--output", out / "avi.mkv", "--preset", "ultrafast"],
@@ -137,6 +141,21 @@ def test_stability_lowers_the_flicker_of_a_pan(runs):
     assert plain["stability"] == 0 and steady["stability"] > 0
     assert steady["warp_error_ab"] < 0.75 * plain["warp_error_ab"]
     assert steady["cdc"] < plain["cdc"]
+
+
+def test_the_onnxruntime_backend_gives_the_same_film(runs):
+    """--backend onnxruntime: the checkpoint exported in memory colorizes the same frames as PyTorch (PNG frames,
+    within a level of 8-bit rounding) and the flicker figures agree."""
+    out, results = runs
+    _ok(results["pan_torch_frames"])
+    _ok(results["pan_onnxruntime"])
+    names = sorted(os.listdir(out / "pan_torch"))
+    assert len(names) == SHOT + 8 and sorted(os.listdir(out / "pan_ort")) == names
+    for name in names:
+        a, b = (cv2.imread(str(out / folder / name)).astype(int) for folder in ("pan_torch", "pan_ort"))
+        assert np.abs(a - b).max() <= 1, name
+    a, b = (json.loads((out / name).read_text()) for name in ("pan_torch.flicker.json", "pan_ort.flicker.json"))
+    assert a["warp_error_ab"] == pytest.approx(b["warp_error_ab"], rel=0.01)
 
 
 def test_variable_frame_rate_and_pcm_sound_are_kept(clips, runs):

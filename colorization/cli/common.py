@@ -5,6 +5,7 @@ import difflib
 import functools
 import sys
 
+from ..engine.predictor import BACKENDS
 from ..errors import UserError
 
 
@@ -19,6 +20,13 @@ def exit_2_on_user_error(main):
             print(f"error: {e}", file=sys.stderr)
             return 2
     return run
+
+
+def add_backend_argument(parser):
+    """--backend, for every command that runs a colorizer."""
+    parser.add_argument("--backend", choices=BACKENDS, default="auto",
+                        help="torch, or onnxruntime (a .pth is exported to ONNX in memory first); auto: onnxruntime "
+                             "for a .onnx file, torch otherwise")
 
 
 def _is_number(token):

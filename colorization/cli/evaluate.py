@@ -8,10 +8,9 @@ import logging
 import os
 
 from ..engine.compare import compare_checkpoints, write_comparison
-from ..engine.predictor import BACKENDS
 from ..errors import UserError
 from ..utils.io import check_output_path
-from .common import CommandParser, exit_2_on_user_error
+from .common import CommandParser, add_backend_argument, exit_2_on_user_error
 
 DEFAULT_OUTPUT = os.path.join("predictions", "evaluate")
 
@@ -29,9 +28,7 @@ def parse_args(argv=None):
     p.add_argument("--num_images", type=int, default=8, metavar="N",
                    help="images (rows) on the contact sheet; metrics always use the whole data set (default 8)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
-    p.add_argument("--backend", choices=BACKENDS, default="auto",
-                   help="torch, or onnxruntime (a .pth is exported to ONNX in memory first); auto: onnxruntime for a "
-                        ".onnx file, torch otherwise")
+    add_backend_argument(p)
     p.add_argument("--fid", action="store_true",
                    help="also report FID (pytorch-fid's Inception v3, downloaded once; biased upwards on fewer than "
                         "2048 images: the table says how many it used)")

@@ -12,11 +12,11 @@ import cv2
 
 from ..data.hint_files import read_hint_image, read_hints_file
 from ..data.image_io import ImageDecodeError, is_image_name, read_image_file
-from ..engine.predictor import BACKENDS, BRIGHTNESS_RANGE, SATURATION_RANGE, TEMPERATURE_RANGE, Colorizer  # noqa: E501
+from ..engine.predictor import BRIGHTNESS_RANGE, SATURATION_RANGE, TEMPERATURE_RANGE, Colorizer
 from ..errors import UserError
 from ..utils.io import check_output_path
 from ..utils.visualize import write_rgb
-from .common import CommandParser, exit_2_on_user_error
+from .common import CommandParser, add_backend_argument, exit_2_on_user_error
 
 DEFAULT_OUTPUT = os.path.join("predictions", "inference")
 # Color image formats only: OpenCV also writes .pgm, silently as gray.
@@ -35,9 +35,7 @@ def parse_args(argv=None):
     p.add_argument("--output", default="",
                    help=f"output file (one input) or folder (default: {DEFAULT_OUTPUT}/)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
-    p.add_argument("--backend", choices=BACKENDS, default="auto",
-                   help="torch, or onnxruntime (a .pth is exported to ONNX in memory first); auto: onnxruntime for a "
-                        ".onnx file, torch otherwise")
+    add_backend_argument(p)
     p.add_argument("--temperature", type=float, default=None,
                    help=f"annealed-mean temperature of a classification head, {TEMPERATURE_RANGE[0]} to "
                         f"{TEMPERATURE_RANGE[1]}: 1 is the mean, lower is more vivid (default: the config's)")

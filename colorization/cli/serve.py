@@ -9,7 +9,7 @@ import sys
 
 from ..errors import UserError
 from ..serve.settings import Settings
-from .common import CommandParser, exit_2_on_user_error
+from .common import CommandParser, add_backend_argument, exit_2_on_user_error
 
 DEFAULTS = Settings()
 
@@ -17,12 +17,14 @@ DEFAULTS = Settings()
 def parse_args(argv=None):
     p = CommandParser(__doc__)
     p.add_argument("--model_to_load", nargs="+", required=True, metavar="CKPT",
-                   help="one or more checkpoints written by colorization-train (or colorization-export)")
+                   help="one or more checkpoints written by colorization-train (or colorization-export; a .onnx "
+                        "runs on onnxruntime)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default: %(default)s, this machine only; 0.0.0.0: every network, "
                         "and the page has no login)")
     p.add_argument("--port", type=int, default=8000, help="TCP port (default: %(default)s; 0: a free one)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    add_backend_argument(p)
     p.add_argument("--max-upload-mb", type=float, default=DEFAULTS.max_upload_mb,
                    help="largest request body accepted, in MB; larger ones are answered 413 (default: %(default)s)")
     p.add_argument("--cache-photos", type=int, default=DEFAULTS.cache_photos,
@@ -60,7 +62,7 @@ def main(argv=None):
     args = parse_args(argv)
     check_args(args)
     app_module, models_module, server = _serve_modules()
-    models = models_module.load_models(args.model_to_load, args.device)
+    models = models_module.load_models(args.model_to_load, args.device, args.backend)
     settings = Settings(max_upload_mb=args.max_upload_mb, cache_photos=args.cache_photos,
                                    cache_mb=args.cache_mb, workers=args.workers)
     warning = server.exposure_warning(args.host)

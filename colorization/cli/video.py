@@ -23,7 +23,7 @@ from ..video.hints_track import read_keyframes
 from ..video.pipeline import DEFAULT_BATCH
 from ..video.stability import DEFAULT_STABILITY
 from ..video.writing import CRF_RANGE, DEFAULT_CRF, DEFAULT_PRESET, X264_PRESETS, output_kind
-from .common import CommandParser, exit_2_on_user_error
+from .common import CommandParser, add_backend_argument, exit_2_on_user_error
 from .inference import BRIGHTNESS_RANGE, SATURATION_RANGE, TEMPERATURE_RANGE, check_range
 
 DEFAULT_OUTPUT = os.path.join("predictions", "video")
@@ -34,12 +34,13 @@ FPS_RANGE = (0.1, 1000.0)
 def parse_args(argv=None):
     p = CommandParser(__doc__)
     p.add_argument("--video", required=True, help="video file, folder of frames or glob of frames")
-    p.add_argument("--model_to_load", required=True, help="checkpoint (.pth), as for colorize")
+    p.add_argument("--model_to_load", required=True, help="checkpoint (.pth) or exported .onnx, as for colorize")
     p.add_argument("--config-file", "--config", dest="config_file", default="", metavar="FILE",
                    help="YAML config; needed only for a checkpoint that carries none")
     p.add_argument("--output", default="", help=f"OUT.mp4 (.mov, .mkv) or a folder for PNG frames (default: "
                                                 f"{DEFAULT_OUTPUT}/<name>_colorized.mp4)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    add_backend_argument(p)
     p.add_argument("--stability", type=float, default=DEFAULT_STABILITY,
                    help=f"how strongly color is carried along the motion, {STABILITY_RANGE[0]} to "
                         f"{STABILITY_RANGE[1]}: 0 is plain frame by frame (default: %(default)s)")
@@ -93,7 +94,7 @@ def figures_path(output):
 
 
 def load_colorizer(args):
-    colorizer = Colorizer.from_checkpoint(args.model_to_load, args.config_file or None, args.device)
+    colorizer = Colorizer.from_checkpoint(args.model_to_load, args.config_file or None, args.device, args.backend)
     if args.temperature is not None:
         colorizer.set_temperature(args.temperature)
     if args.hints and not colorizer.takes_hints:

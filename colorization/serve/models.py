@@ -62,14 +62,14 @@ def model_names(paths):
     return names
 
 
-def load_models(paths, device="auto"):
-    """name -> ServedModel, in the order given."""
+def load_models(paths, device="auto", backend="auto"):
+    """name -> ServedModel, in the order given; backend as for Colorizer.from_checkpoint."""
     if not paths:
         raise UserError("--model_to_load: name at least one model file")
     missing = [p for p in paths if not os.path.isfile(p)]
     if missing:
         raise UserError(f"--model_to_load: no such file: {', '.join(missing)}")
-    return {name: ServedModel(name, Colorizer.from_checkpoint(path, None, device))
+    return {name: ServedModel(name, Colorizer.from_checkpoint(path, None, device, backend))
             for name, path in zip(model_names(paths), paths)}
 
 
