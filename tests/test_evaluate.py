@@ -102,6 +102,28 @@ def test_contact_sheet_is_a_header_and_rows_of_tiles(evaluated):
     assert abs(first_gray[..., 0] - first_gray[..., 2]).max() <= 2  # column 1 is the gray input
 
 
+def test_a_large_set_on_one_page_in_blocks_of_smaller_tiles_as_jpeg(evaluated, runs, photo_dir, tmp_path, capsys):
+    """--sheet_columns 2 --sheet_tile 32 --sheet_format jpg: 5 rows set out in blocks of 3 and 2, each under its own
+    header, tiles of 32 px; the older contact_sheet.png in that folder goes (it would belong to other settings)."""
+    from colorization.utils.visualize import header_height
+
+    dest = tmp_path / "sheet"
+    dest.mkdir()
+    (dest / "contact_sheet.png").write_bytes(b"old")
+    code = _load_tool().main(["--model_to_load", str(runs["lab"] / "model_final.pth"), "--dataset", str(photo_dir),
+                              "--output", str(dest), "--num_images", "5", "--device", "cpu", "--sheet_columns", "2",
+                              "--sheet_tile", "32", "--sheet_format", "jpg"])
+    assert code == 0, capsys.readouterr().err
+    assert not (dest / "contact_sheet.png").exists()
+    sheet = cv2.imread(str(dest / "contact_sheet.jpg"))
+    block_width = 3 * 32 + 2 * GAP  # gray, target, one model
+    assert sheet.shape == (header_height(32) + 3 * (32 + GAP), 2 * block_width + 4 * GAP, 3)
+    second_header = sheet[:header_height(32), block_width + 4 * GAP:]
+    assert (second_header < 128).any()  # the second block has its own labels
+    below_last_row = sheet[header_height(32) + 2 * (32 + GAP) + GAP:, block_width + 4 * GAP:]
+    assert (below_last_row > 240).all()  # the second block holds two rows: white under them
+
+
 @pytest.mark.parametrize("case", ["missing_checkpoint", "unknown_dataset", "negative_num_images"])
 def test_errors_are_one_line_with_exit_code_2(case, runs, photo_dir, tmp_path, capsys):
     ckpt, dataset, extra = runs["lab"] / "model_final.pth", str(photo_dir), []

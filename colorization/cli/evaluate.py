@@ -2,7 +2,8 @@
 (or python tools/evaluate.py ...).
 
 Writes metrics.json, metrics.md (one row per model and one for the "no color" baseline) and contact_sheet.png
-(gray | target | each model's prediction) into --output, and prints the table.
+(gray | target | each model's prediction; --sheet_columns, --sheet_tile, --sheet_format jpg for large sets) into
+--output, and prints the table.
 """
 import logging
 import os
@@ -27,6 +28,12 @@ def parse_args(argv=None):
     p.add_argument("--output", default=DEFAULT_OUTPUT, help=f"output folder (default: {DEFAULT_OUTPUT}/)")
     p.add_argument("--num_images", type=int, default=8, metavar="N",
                    help="images (rows) on the contact sheet; metrics always use the whole data set (default 8)")
+    p.add_argument("--sheet_columns", type=int, default=1, metavar="N",
+                   help="set the contact sheet's rows out in N side-by-side blocks (a large set on one page)")
+    p.add_argument("--sheet_tile", type=int, default=None, metavar="PX",
+                   help="side of each contact-sheet tile in pixels (default: the models' input size)")
+    p.add_argument("--sheet_format", choices=("png", "jpg"), default="png",
+                   help="contact_sheet.png (lossless) or contact_sheet.jpg (small enough to keep with a model)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     add_backend_argument(p)
     p.add_argument("--fid", action="store_true",
@@ -43,11 +50,15 @@ def main(argv=None):
     args = parse_args(argv)
     if args.num_images < 0:
         raise UserError(f"--num_images must be 0 or more, got {args.num_images}")
+    if args.sheet_columns < 1:
+        raise UserError(f"--sheet_columns must be 1 or more, got {args.sheet_columns}")
+    if args.sheet_tile is not None and not 32 <= args.sheet_tile <= 1024:
+        raise UserError(f"--sheet_tile must be 32 to 1024 pixels, got {args.sheet_tile}")
     check_output_path(args.output, "--output", folder=True)
     comparison = compare_checkpoints(args.model_to_load, args.dataset, args.config_file or None, args.device,
                                      args.num_images, backend=args.backend,
                                      fid_weights=args.fid_weights if args.fid else None)
-    paths = write_comparison(comparison, args.output)
+    paths = write_comparison(comparison, args.output, args.sheet_columns, args.sheet_tile, args.sheet_format)
     print(comparison.markdown())
     for path in paths:
         print(f"wrote {path}")

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 
 import cv2
+import numpy as np
 from tqdm import tqdm
 
 from ..data.paths_catalog import resolve_dataset
@@ -113,28 +114,38 @@ class Comparison:
                          f"of this table" if n < FID_RELIABLE_IMAGES else "") + ".")
         return intro + "\n\n" + "\n".join(lines) + "\n"
 
-    def contact_sheet(self, gap=4):
-        """Rows = images, columns = gray | target | each model; tiles at the largest INPUT.SIZE. None if no images."""
-        tile = max(m.input_size for m in self.models)
-        reference = next(m for m in self.models if m.input_size == tile)  # its gray / target are sharpest
+    def contact_sheet(self, gap=4, blocks=1, tile=None):
+        """Rows = images, columns = gray | target | each model; tiles at the largest INPUT.SIZE (or `tile` pixels).
+        blocks > 1 sets the rows out in that many side-by-side blocks, each under its own header (a large set on one
+        page). None if no images."""
+        size = max(m.input_size for m in self.models)
+        tile = tile or size
+        reference = next(m for m in self.models if m.input_size == size)  # its gray / target are sharpest
         if not reference.kept:
             return None
 
         def fit(img):
-            return img if img.shape[0] == tile else cv2.resize(img, (tile, tile), interpolation=cv2.INTER_LINEAR)
+            if img.shape[0] == tile:
+                return img
+            return cv2.resize(img, (tile, tile), interpolation=cv2.INTER_AREA if img.shape[0] > tile else
+                              cv2.INTER_LINEAR)
 
         # (label, tile of image i): a hint model adds a column with its hints, their patches marked.
-        columns = [("gray", lambda i: reference.kept[i]["gray"]), ("target", lambda i: reference.kept[i]["target"])]
+        columns = [("gray", lambda i: fit(reference.kept[i]["gray"])),
+                   ("target", lambda i: fit(reference.kept[i]["target"]))]
         for m in self.models:
             columns.append((m.name, lambda i, m=m: fit(m.kept[i]["prediction"])))
             if m.kept and "hinted" in m.kept[0]:
                 scale = tile / m.input_size
                 columns.append((f"{m.name}, {m.hints_shown} hints", lambda i, m=m, scale=scale: mark_hints(
                     fit(m.kept[i]["hinted"]), m.kept[i]["hint_points"], scale)))
-        rows = [header_row([label for label, _ in columns], tile, gap)]
-        for i in range(len(reference.kept)):
-            rows.append(hstack([tile_of(i) for _, tile_of in columns], gap))
-        return vstack(rows, gap)
+        header = header_row([label for label, _ in columns], tile, gap)
+        rows = [hstack([tile_of(i) for _, tile_of in columns], gap) for i in range(len(reference.kept))]
+        per_block = -(-len(rows) // max(1, blocks))
+        sheets = [vstack([header] + rows[b:b + per_block], gap) for b in range(0, len(rows), per_block)]
+        height = max(sheet.shape[0] for sheet in sheets)
+        return hstack([np.pad(sheet, ((0, height - sheet.shape[0]), (0, 0), (0, 0)), constant_values=255)
+                       for sheet in sheets], 4 * gap)
 
 
 def display_names(paths):
@@ -209,8 +220,9 @@ def compare_checkpoints(checkpoints, dataset, config_file=None, device="auto", n
     return Comparison(dataset, spec.source, spec.split, models, list(baselines.values()))
 
 
-def write_comparison(comparison, output_dir):
-    """metrics.json, metrics.md and (when there are images) contact_sheet.png in output_dir; returns the paths."""
+def write_comparison(comparison, output_dir, sheet_blocks=1, sheet_tile=None, sheet_format="png"):
+    """metrics.json, metrics.md and (when there are images) contact_sheet.png (or .jpg) in output_dir, laid out by
+    Comparison.contact_sheet(blocks=sheet_blocks, tile=sheet_tile); returns the paths."""
     try:
         os.makedirs(output_dir, exist_ok=True)
         paths = [os.path.join(output_dir, "metrics.json"), os.path.join(output_dir, "metrics.md")]
@@ -219,12 +231,16 @@ def write_comparison(comparison, output_dir):
             f.write("\n")
         with open(paths[1], "w", encoding="utf-8") as f:
             f.write(comparison.markdown())
-        sheet, sheet_path = comparison.contact_sheet(), os.path.join(output_dir, "contact_sheet.png")
+        sheet = comparison.contact_sheet(blocks=sheet_blocks, tile=sheet_tile)
+        sheet_path = os.path.join(output_dir, f"contact_sheet.{sheet_format}")
+        for old in {os.path.join(output_dir, f"contact_sheet.{ext}") for ext in ("png", "jpg")} - {sheet_path}:
+            if os.path.exists(old):
+                os.remove(old)  # an older run's sheet beside these metrics would mislead
         if sheet is not None:
             write_rgb(sheet_path, sheet)
             paths.append(sheet_path)
         elif os.path.exists(sheet_path):
-            os.remove(sheet_path)  # an older run's sheet beside these metrics would mislead
+            os.remove(sheet_path)
         hints_path = os.path.join(output_dir, "psnr_by_hints.png")
         series = {m.name: psnr_by_hints(m.metrics) for m in comparison.models if len(psnr_by_hints(m.metrics)) > 1}
         if series and plot_psnr_by_hints(series, comparison.baselines[0].metrics["psnr"], hints_path,
