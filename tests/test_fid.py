@@ -126,11 +126,17 @@ def test_fid_of_batches_is_the_fid_of_the_set_and_zero_against_itself():
     assert scores["model"] == pytest.approx(from_features, rel=1e-6) and scores["model"] > 0.01
 
 
-def test_evaluate_reports_fid_with_the_number_of_images(inception_file, photo_dir, tmp_path):
+def _three_photos(photo_dir, tmp_path):
+    """A folder with the first 3 test photos (FID on few images: fast, and its small-set warning shows)."""
     photos = tmp_path / "photos"
     photos.mkdir()
     for p in sorted(photo_dir.iterdir())[:3]:
         (photos / p.name).write_bytes(p.read_bytes())
+    return photos
+
+
+def test_evaluate_reports_fid_with_the_number_of_images(inception_file, photo_dir, tmp_path):
+    photos = _three_photos(photo_dir, tmp_path)
     out = tmp_path / "eval"
     proc = run_tool("evaluate.py", "--model_to_load", f"{REPO}/models/landscape_train/basic_LAB.pth", "--dataset",
                     photos, "--output", out, "--num_images", "0", "--device", "cpu", "--fid", "--fid_weights",
@@ -151,10 +157,7 @@ def test_validation_reports_fid_with_test_fid(inception_file, photo_dir, tmp_pat
 
     from colorization.config import load_cfg
     from colorization.engine.trainer import Trainer
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for p in sorted(photo_dir.iterdir())[:3]:
-        (photos / p.name).write_bytes(p.read_bytes())
+    photos = _three_photos(photo_dir, tmp_path)
     out = tmp_path / "run"
     cfg = load_cfg(f"{REPO}/configs/quick/basic_LAB_quick.yaml", [
         "DATASETS.TRAIN", f"('{photos}',)", "DATASETS.TEST", f"('{photos}',)", "OUTPUT_DIR", str(out),

@@ -177,14 +177,12 @@ def _rows(trainer_runs, bare_runs, loader_runs, gflop, peak):
     rows = []
     for loop, runs in (("trainer", trainer_runs), ("bare", bare_runs), ("loader", loader_runs)):
         rates = [r[0] for r in runs]
-        medians = [r[1] for r in runs if r[1] is not None]
-        workers = [r[3] for r in runs if r[3] is not None]
         row = {"figure": "training", "loop": loop, "images_per_s": round_sig(statistics.median(rates)),
                "images_per_s_best": round_sig(max(rates)),
-               "median_s_per_iter": round_sig(statistics.median(medians)) if medians else None,
+               "median_s_per_iter": _median_or_none(r[1] for r in runs),
                # CPU seconds per iteration: less sensitive than wall time to what else runs on the machine
                "main_cpu_s_per_iter": _median_or_none(r[2] for r in runs),
-               "workers_cpu_s_per_iter": round_sig(statistics.median(workers)) if workers else None,
+               "workers_cpu_s_per_iter": _median_or_none(r[3] for r in runs),
                "images_per_s_per_round": [round_sig(r) for r in rates]}
         if loop == "trainer":
             # paired: each trainer epoch over the bare iterations run just before it (same machine load)
