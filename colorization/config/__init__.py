@@ -4,18 +4,8 @@ import os
 import yaml
 
 from ..errors import UserError
-from .defaults import _C, RULES
-
-# Checks that packages above the config register (the model registry's per-architecture rules): the config
-# package imports nothing above it, and still every rule runs when a config loads.
-_REGISTERED_CHECKS = []
-
-
-def register_check(check):
-    """check(cfg) raises UserError naming the key; run by every load_cfg / cfg_from_yaml_string."""
-    if check not in _REGISTERED_CHECKS:
-        _REGISTERED_CHECKS.append(check)
-    return check
+from .schema import Bool, Choice, Float, Floats, Int, Ints, Section, Text, Texts  # noqa: F401  (declaring keys)
+from .tree import add_config, config_rules, default_tree, register_check, registered_checks
 
 
 def _loss_shorthand(value):
@@ -32,8 +22,8 @@ SHORTHAND_KEYS = {"SOLVER.LOSS": _loss_shorthand}
 
 
 def get_cfg():
-    """A fresh, mutable copy of the defaults."""
-    return _C.clone()
+    """A fresh, mutable copy of the defaults (the framework's keys and those of everything registered)."""
+    return default_tree().clone()
 
 
 def _lookup(cfg, dotted):
@@ -45,13 +35,13 @@ def _lookup(cfg, dotted):
 
 def check_cfg(cfg):
     """Reject values the framework cannot run with, naming the key: each key against its declaration in
-    defaults.py, then the rules that involve several keys."""
-    for key, rule in RULES.items():
+    defaults.py or beside the network / loss / source that declared it, then the rules that involve several keys."""
+    for key, rule in config_rules().items():
         rule.validate(key, rule.parse(key, _lookup(cfg, key)))
     if cfg.MODEL.HEAD == "classification" and cfg.INPUT.COLOR_SPACE != "LAB":
         raise UserError("MODEL.HEAD 'classification' predicts ab bins and needs INPUT.COLOR_SPACE 'LAB'")
     _check_loss(cfg)
-    for check in _REGISTERED_CHECKS:
+    for check in registered_checks():
         check(cfg)
 
 
@@ -74,14 +64,14 @@ def _flatten(tree, prefix=""):
     mapping, so that its error names it."""
     for name, value in tree.items():
         key = f"{prefix}{name}"
-        if isinstance(value, dict) and key not in RULES:
+        if isinstance(value, dict) and key not in config_rules():
             yield from _flatten(value, key + ".")
         else:
             yield key, value
 
 
 def _unknown_key_message(key):
-    inside = [k for k in RULES if k.startswith(key + ".")]
+    inside = [k for k in config_rules() if k.startswith(key + ".")]
     if inside:
         return f"config key {key} is a section; give its keys, such as {inside[0]}"
     return f"unknown config key {key}"
@@ -91,7 +81,7 @@ def _merge(cfg, pairs, source):
     """Set each (dotted key, value) on cfg in the key's declared type; errors start with `source`. The declarations
     do the type checks rather than yacs, which refuses an int for a float key (BASE_LR: 1)."""
     for key, value in _expand_shorthands(pairs, source):
-        rule = RULES.get(key)
+        rule = config_rules().get(key)
         if rule is None:
             raise UserError(f"{source}: {_unknown_key_message(key)}")
         try:

@@ -1,5 +1,6 @@
-"""Default configuration: every key the framework reads, with its meaning, type and allowed values (checked when a
-config loads). YAML files only override these."""
+"""Default configuration: the keys of the framework itself, with their meaning, type and allowed values (checked when
+a config loads). A network, loss or data source declares its own keys beside its code (config.add_config); the
+default tree is this one plus theirs (config.tree). YAML files only override these."""
 from .schema import Bool, Choice, Float, Floats, Int, Ints, Section, Text, Texts
 
 _C = Section()
@@ -8,7 +9,7 @@ _C = Section()
 # Model
 # ---------------------------------------------------------------------------
 _C.MODEL = Section()
-# Network name from the model registry: "basic", "eccv16" or "siggraph17" (the registry checks the name).
+# Network name from the model registry (modeling/registry.py; an unknown name is refused with the known ones).
 _C.MODEL.ARCH = Text("basic", nonempty=True)
 # "regression" predicts the target channels directly; "classification" predicts a distribution over
 # quantized ab bins and reads it out with an annealed mean (LAB only).
@@ -34,13 +35,11 @@ _C.MODEL.SYNC_BN = Bool(False)
 # Compile the network with torch.compile (slow first iterations, faster afterwards). Off by default: on an H200 it
 # took 20-50 s and then gave 1.3x (siggraph17) and 1.5x (ResNet-34 U-Net), nothing on basic (README, GPU speed).
 _C.MODEL.COMPILE = Bool(False)
-# Width (channels of the first stage) of the basic encoder-decoder; later stages double it.
-_C.MODEL.BASIC_WIDTH = Int(16, ge=1)
 # Epochs at the start of training during which a pretrained encoder (the ResNet U-Nets' backbone) keeps its
 # MODEL.PRETRAINED weights: its learning rate is 0 (its BatchNorm statistics still adapt). 0: trained from the start.
 _C.MODEL.FREEZE_ENCODER_EPOCHS = Int(0, ge=0)
-# User hints: the network also takes hint ab (ab / 110, zero where no hint) and a hint mask (LAB only). "siggraph17"
-# always has these channels (all zero: automatic colorization); "basic" gets them when True; "eccv16" cannot.
+# User hints: the network also takes hint ab (ab / 110, zero where no hint) and a hint mask (LAB only). Each network
+# says in its registration whether it never, optionally or always takes them (always: zero without hints).
 _C.MODEL.HINTS = Bool(False)
 
 # ---------------------------------------------------------------------------
@@ -218,6 +217,3 @@ _C.TEST.FID_WEIGHTS = Text("pytorch_fid", nonempty=True)
 _C.OUTPUT_DIR = Text("")
 # Root of the triplet images; a run writes under PREDICTIONS_DIR/<run name>/epoch_<N>/.
 _C.PREDICTIONS_DIR = Text("predictions", nonempty=True)
-
-# The declarations above become the yacs tree of defaults (_C) and the rule of each key by dotted name (RULES).
-_C, RULES = _C.split()

@@ -192,7 +192,16 @@ class Section:
         if not isinstance(value, (Rule, Section)):
             raise TypeError(f"config key {name} = {value!r} needs a declaration such as Float({value!r}, gt=0), "
                             f"Int, Bool, Text, Choice, Floats, Ints or Texts")
+        if name in self._entries:
+            raise ValueError(f"config key {name} is declared twice")
         self._entries[name] = value
+
+    def copy(self):
+        """A copy whose sections are copies too (the rules are shared: they are never changed)."""
+        twin = Section()
+        for name, entry in self._entries.items():
+            twin._entries[name] = entry.copy() if isinstance(entry, Section) else entry
+        return twin
 
     def __getattr__(self, name):
         try:
