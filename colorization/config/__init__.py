@@ -133,11 +133,35 @@ def _read_config_file(path):
     return data or {}
 
 
+# A config file's key naming the file it inherits from (detectron2's convention): a path relative to the file. The
+# file's own keys override the base's; a base may have a base of its own.
+BASE_KEY = "_BASE_"
+
+
+def _inherited_files(path, chain=()):
+    """[(file, its own keys as a mapping)] of a config file and the files it inherits from, the farthest base first."""
+    real = os.path.realpath(path)
+    if real in (r for r, _ in chain):
+        files = " -> ".join([shown for _, shown in chain] + [path])
+        raise UserError(f"config files inherit from each other in a cycle ({BASE_KEY}): {files}")
+    data = _read_config_file(path)
+    base = data.pop(BASE_KEY, None)
+    if base is None:
+        return [(path, data)]
+    if not isinstance(base, str) or not base.strip():
+        raise UserError(f"{path}: {BASE_KEY} must name one config file (a path relative to {path}), not {base!r}")
+    base_path = os.path.join(os.path.dirname(path), os.path.expanduser(base))
+    if not os.path.isfile(base_path):
+        raise UserError(f"{path}: {BASE_KEY} {base!r} not found (looked for {base_path})")
+    return _inherited_files(base_path, chain + ((real, path),)) + [(path, data)]
+
+
 def load_cfg(config_file=None, opts=(), freeze=True):
-    """Defaults, then the YAML file, then KEY VALUE pairs; checked, then frozen."""
+    """Defaults, then the YAML file (after the files it inherits from, _BASE_), then KEY VALUE pairs; checked, then
+    frozen. The result is the resolved config: what a run folder and a checkpoint store."""
     cfg = get_cfg()
-    if config_file:
-        _merge(cfg, _flatten(_read_config_file(config_file)), config_file)
+    for path, data in _inherited_files(config_file) if config_file else ():
+        _merge(cfg, _flatten(data), path)
     if len(opts) % 2:
         raise UserError(f"command-line overrides come as KEY VALUE pairs; got an odd number: {' '.join(opts)}")
     _merge(cfg, zip(opts[0::2], opts[1::2]), "command line")
