@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-import colorization.modeling  # noqa: F401  (registers the model rules the config checks)
+import colorization.engine.losses  # noqa: F401  (registers the model and loss rules the config checks)
 from colorization.config import default_tree, get_cfg, load_cfg
 from colorization.errors import UserError
 

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-import colorization.modeling  # noqa: F401  (registers the model keys and rules the config checks)
+import colorization.engine.losses  # noqa: F401  (registers the model and loss rules the config checks)
 from colorization.config import cfg_from_yaml_string, load_cfg
 from colorization.errors import UserError
 

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-import colorization.modeling  # noqa: F401  (registers the model rules the config checks)
+import colorization.engine.losses  # noqa: F401  (registers the model and loss rules the config checks)
 from colorization.config import cfg_from_yaml_string, config_rules, default_tree, get_cfg, load_cfg
 from colorization.config.schema import Float, Floats, Int, Section, _Number, _Sequence
 from colorization.errors import UserError

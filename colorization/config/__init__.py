@@ -40,23 +40,8 @@ def check_cfg(cfg):
         rule.validate(key, rule.parse(key, _lookup(cfg, key)))
     if cfg.MODEL.HEAD == "classification" and cfg.INPUT.COLOR_SPACE != "LAB":
         raise UserError("MODEL.HEAD 'classification' predicts ab bins and needs INPUT.COLOR_SPACE 'LAB'")
-    _check_loss(cfg)
     for check in registered_checks():
         check(cfg)
-
-
-def _check_loss(cfg):
-    """The loss must compare the prediction with its target somewhere, and a GAN must get epochs to run."""
-    loss = cfg.LOSS
-    own = ("LOSS.CLASSIFICATION_WEIGHT",) if cfg.MODEL.HEAD == "classification" else ("LOSS.L1_WEIGHT",
-                                                                                        "LOSS.L2_WEIGHT")
-    if not any(_lookup(cfg, key) > 0 for key in own + ("LOSS.PERCEPTUAL_WEIGHT",)):
-        raise UserError(f"the loss has no term that compares the prediction with its target: give "
-                        f"{' or '.join(own + ('LOSS.PERCEPTUAL_WEIGHT',))} a weight above 0 "
-                        f"(MODEL.HEAD is {cfg.MODEL.HEAD!r})")
-    if loss.GAN_WEIGHT > 0 and loss.GAN_START_EPOCH >= cfg.SOLVER.MAX_EPOCHS:
-        raise UserError(f"config key LOSS.GAN_START_EPOCH is {loss.GAN_START_EPOCH}: the adversarial phase would "
-                        f"never start; it must be below SOLVER.MAX_EPOCHS ({cfg.SOLVER.MAX_EPOCHS})")
 
 
 def _flatten(tree, prefix=""):
