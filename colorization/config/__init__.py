@@ -5,7 +5,7 @@ import yaml
 
 from ..errors import UserError
 from .schema import Bool, Choice, Float, Floats, Int, Ints, Section, Text, Texts  # noqa: F401  (declaring keys)
-from .tree import add_config, config_rules, default_tree, register_check, registered_checks
+from .tree import add_config, config_rules, default_tree, register_check, registered_checks  # noqa: F401
 
 
 def _loss_shorthand(value):

@@ -32,8 +32,8 @@ _C.MODEL.WEIGHT = Text("")
 _C.MODEL.MEMORY_FORMAT = Choice("auto", among=("auto", "channels_last", "contiguous"))
 # Under torchrun, synchronise BatchNorm statistics across processes (helps when the per-process batch is small).
 _C.MODEL.SYNC_BN = Bool(False)
-# Compile the network with torch.compile (slow first iterations, faster afterwards). Off by default: on an H200 it
-# took 20-50 s and then gave 1.3x (siggraph17) and 1.5x (ResNet-34 U-Net), nothing on basic (README, GPU speed).
+# Compile the network with torch.compile (slow first iterations, faster afterwards). Off by default: the compile time
+# pays off only on long GPU runs of the larger networks (docs/measured_choices.md).
 _C.MODEL.COMPILE = Bool(False)
 # Epochs at the start of training during which a pretrained encoder (the ResNet U-Nets' backbone) keeps its
 # MODEL.PRETRAINED weights: its learning rate is 0 (its BatchNorm statistics still adapt). 0: trained from the start.
@@ -108,9 +108,9 @@ _C.SOLVER.WEIGHT_DECAY = Float(0.0, ge=0)
 _C.SOLVER.MOMENTUM = Float(0.9, ge=0, lt=1)
 # Adam / AdamW betas.
 _C.SOLVER.BETAS = Floats((0.9, 0.999), length=2, ge=0, lt=1)
-# Mixed precision of the forward pass: "auto" (bf16 on CUDA GPUs that support it: with channels_last, 1.5-2.7x
-# float32's training speed on an H200; none on CPU), "none",
-# "bf16" or "fp16" (fp16 adds a gradient scaler). Losses, metrics and color conversions stay float32.
+# Mixed precision of the forward pass: "auto" (bf16 on CUDA GPUs that support it, the fastest there with
+# channels_last: docs/measured_choices.md; none on CPU), "none", "bf16" or "fp16" (fp16 adds a gradient scaler).
+# Losses, metrics and color conversions stay float32.
 _C.SOLVER.AMP = Choice("auto", among=("auto", "none", "bf16", "fp16"))
 # Number of passes over the training data.
 _C.SOLVER.MAX_EPOCHS = Int(20, ge=1)

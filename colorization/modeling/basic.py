@@ -1,4 +1,5 @@
-"""The basic model: a small U-Net-like encoder-decoder from L to the target channels (about 1.6 GFLOP at 256x256)."""
+"""The basic model: a small U-Net-like encoder-decoder from L to the target channels (its cost: the benchmark's
+FLOP count)."""
 import torch
 import torch.nn as nn
 import torch.nn.functional as F

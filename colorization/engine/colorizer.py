@@ -1,4 +1,4 @@
-"""Colorizing photos at full resolution with a trained model (the net sees INPUT.SIZE, the output keeps the photo's
+"""The Colorizer: colorizing photos at full resolution with a trained model (the net sees INPUT.SIZE, the output keeps the photo's
 size), with user hints; the colors a model suggests at a point."""
 import logging
 from dataclasses import dataclass
@@ -193,7 +193,10 @@ class Colorizer:
 
     @staticmethod
     def to_rgb(lab, saturation=1.0, brightness=1.0):
-        """LAB -> HxWx3 uint8 RGB with the mood knobs: saturation scales a and b, brightness scales L."""
+        """LAB -> HxWx3 uint8 RGB with the mood knobs: saturation scales a and b, brightness scales L. `lab` is left as
+        it is (a prepared photo is colored again with other knobs)."""
+        if saturation != 1.0 or brightness != 1.0:
+            lab = lab.copy()
         if saturation != 1.0:
             lab[:, :, 1:] *= saturation
         if brightness != 1.0:
