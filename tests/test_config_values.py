@@ -105,7 +105,8 @@ def test_a_default_outside_its_own_range_is_refused():
 def test_every_numeric_key_declares_its_range():
     defaults = get_cfg()
     numeric = {k for k in leaf_keys(defaults) if _is_number(_value(defaults, k))
-               or isinstance(_value(defaults, k), tuple) and all(_is_number(v) for v in _value(defaults, k))}
+               or isinstance(_value(defaults, k), tuple) and _value(defaults, k)
+               and all(_is_number(v) for v in _value(defaults, k))}
     assert numeric == set(NUMERIC_RULES)
     assert not [k for k, rule in NUMERIC_RULES.items() if not out_of_range_values(rule)], "numbers without limits"
 

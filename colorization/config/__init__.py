@@ -4,6 +4,7 @@ import os
 import yaml
 
 from ..errors import UserError
+from .plugins import PLUGINS_KEY, import_plugins, resolve_plugin
 from .schema import Bool, Choice, Float, Floats, Int, Ints, Section, Text, Texts  # noqa: F401  (declaring keys)
 from .tree import add_config, config_rules, default_tree, register_check, registered_checks  # noqa: F401
 
@@ -141,15 +142,43 @@ def _inherited_files(path, chain=()):
     return _inherited_files(base_path, chain + ((real, path),)) + [(path, data)]
 
 
+def _plugin_names(value, base_dir, source):
+    rule = config_rules()[PLUGINS_KEY]
+    try:
+        names = rule.parse(PLUGINS_KEY, value)
+        rule.validate(PLUGINS_KEY, names)
+    except UserError as e:
+        raise UserError(f"{source}: {e}") from None
+    return [resolve_plugin(n, base_dir) for n in names]
+
+
+def _take_plugins(sources):
+    """Import the plugins that each (source, base folder, [(key, value)]) names, in order. Returns the resolved names
+    (a .py file by its absolute path) and each source's pairs without PLUGINS."""
+    plugins, rest = [], []
+    for source, base_dir, pairs in sources:
+        for key, value in pairs:
+            if key == PLUGINS_KEY:
+                plugins += [p for p in _plugin_names(value, base_dir, source) if p not in plugins]
+        rest.append([(k, v) for k, v in pairs if k != PLUGINS_KEY])
+    import_plugins(plugins)
+    return tuple(plugins), rest
+
+
 def load_cfg(config_file=None, opts=(), freeze=True):
     """Defaults, then the YAML file (after the files it inherits from, _BASE_), then KEY VALUE pairs; checked, then
-    frozen. The result is the resolved config: what a run folder and a checkpoint store."""
-    cfg = get_cfg()
-    for path, data in _inherited_files(config_file) if config_file else ():
-        _merge(cfg, _flatten(data), path)
+    frozen. The plugins any of them name are imported first. The result is the resolved config: what a run folder
+    and a checkpoint store."""
     if len(opts) % 2:
         raise UserError(f"command-line overrides come as KEY VALUE pairs; got an odd number: {' '.join(opts)}")
-    _merge(cfg, zip(opts[0::2], opts[1::2]), "command line")
+    sources = [(path, os.path.dirname(path), list(_flatten(data)))
+               for path, data in (_inherited_files(config_file) if config_file else ())]
+    sources.append(("command line", os.getcwd(), list(zip(opts[0::2], opts[1::2]))))
+    plugins, pairs = _take_plugins(sources)
+    cfg = get_cfg()
+    for (source, _, _), own in zip(sources, pairs):
+        _merge(cfg, own, source)
+    cfg.PLUGINS = plugins
     check_cfg(cfg)
     if freeze:
         cfg.freeze()
@@ -157,15 +186,18 @@ def load_cfg(config_file=None, opts=(), freeze=True):
 
 
 def cfg_from_yaml_string(text):
-    """Rebuild a config stored in a checkpoint; keys unknown to this version are an error naming them."""
-    cfg = get_cfg()
+    """Rebuild a config stored in a checkpoint (its plugins imported first); keys unknown to this version are an
+    error naming them."""
     try:
         stored = yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise UserError(f"the stored config is not valid YAML: {str(e).splitlines()[0]}") from None
     if not isinstance(stored, dict):
         raise UserError(f"the stored config must be a mapping of config keys, not a {type(stored).__name__}")
-    _merge(cfg, _flatten(stored), "stored config")
+    plugins, (pairs,) = _take_plugins([("stored config", os.getcwd(), list(_flatten(stored)))])
+    cfg = get_cfg()
+    _merge(cfg, pairs, "stored config")
+    cfg.PLUGINS = plugins
     check_cfg(cfg)
     cfg.freeze()
     return cfg

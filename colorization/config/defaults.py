@@ -212,6 +212,16 @@ _C.TEST.FID_WEIGHTS = Text("pytorch_fid", nonempty=True)
 # ---------------------------------------------------------------------------
 # Output
 # ---------------------------------------------------------------------------
+# Plugins
+# ---------------------------------------------------------------------------
+# The user's own modules, imported before the rest of the config is read, so that the networks, loss terms, data
+# sources and config keys they register can be named in it (docs/extending.md): a module name on the Python path, or
+# a .py file (relative to the config file that names it; on the command line, to the working directory). The
+# plugins of a config file, its bases and the command line add up; the stored config names each .py file by its
+# absolute path, so a checkpoint finds them again.
+_C.PLUGINS = Texts((), min_length=0)
+
+# ---------------------------------------------------------------------------
 # Run folder for checkpoints, the resolved config, the log and metrics.jsonl.
 # Empty: models/<first training data set>/<config file name>.
 _C.OUTPUT_DIR = Text("")

@@ -175,10 +175,10 @@ class Ints(_Sequence):
 
 
 class Texts(_Sequence):
-    """A list of strings; at least one, none empty (data set names)."""
+    """A list of strings, none empty; at least min_length of them (one: data set names)."""
 
-    def __init__(self, default):
-        super().__init__(default, Text(nonempty=True), min_length=1)
+    def __init__(self, default, min_length=1):
+        super().__init__(default, Text(nonempty=True), min_length=min_length)
 
 
 class Section:

@@ -9,7 +9,6 @@ from typing import Callable, Optional, Tuple
 
 import torch
 
-from ..config import register_check
 from ..errors import UserError
 
 # What a term can need: "head" (the model's head computes it in the model's own space: ab / 110 or RGB; the head
@@ -90,7 +89,6 @@ def enabled_terms(cfg):
     return [t for t in LOSS_REGISTRY.values() if weight_of(cfg, t) > 0]
 
 
-@register_check
 def check_loss_config(cfg):
     """The loss must compare the prediction with its target somewhere; each term on checks its own settings."""
     comparing = [t.weight_key for t in LOSS_REGISTRY.values() if t.head in ("any", cfg.MODEL.HEAD)]

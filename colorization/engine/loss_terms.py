@@ -1,10 +1,14 @@
 """The built-in loss terms, registered by name: the head's L1 / L2 / classification, the perceptual distance on a
-frozen VGG16-BN, DDColor's colorfulness and the adversarial term. Importing this module registers them."""
+frozen VGG16-BN, DDColor's colorfulness and the adversarial term. Importing this module registers them, and the
+loss checks a config must pass to train (the registry's check_loss_config)."""
 from ..checkpoint import load_published_network
+from ..config import register_check
 from ..errors import UserError
 from ..modeling.losses import PerceptualLoss, colorfulness_loss, generator_loss
 from ..modeling.vgg import VGG16_BN_UNUSED, VGG16_BN_WEIGHTS, VGG16BNFeatures
-from .loss_registry import register_head_loss, register_loss
+from .loss_registry import check_loss_config, register_head_loss, register_loss
+
+register_check(check_loss_config)
 
 # The heads compute these in the model's own units (ab / 110 or RGB) and apply their weights (modeling/heads.py).
 register_head_loss("l1", "LOSS.L1_WEIGHT", head="regression")
