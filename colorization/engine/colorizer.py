@@ -1,5 +1,5 @@
-"""The Colorizer: colorizing photos at full resolution with a trained model (the net sees INPUT.SIZE, the output keeps the photo's
-size), with user hints; the colors a model suggests at a point."""
+"""The Colorizer: colorizing photos at full resolution with a trained model (the net sees INPUT.SIZE, the output keeps
+the photo's size), with user hints; the colors a model suggests at a point."""
 import logging
 from dataclasses import dataclass
 

@@ -3,8 +3,9 @@ own config keys).
 
 A network's file declares everything about it: `register_model(name, config=add_<name>_config, ...)` above its
 builder registers the builder and the function declaring its config keys (config.add_config), so that the default
-tree holds them wherever the network is registered. What a published weights file is (URL, SHA-256, state-dict layout) is data on the entry, next to the network;
-reading it is the checkpoint package's job. An unknown name fails with the list of known names.
+tree holds them wherever the network is registered. What a published weights file is (URL, SHA-256, state-dict
+layout) is data on the entry, next to the network; reading it is the checkpoint package's job. An unknown name fails
+with the list of known names.
 """
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Optional, Tuple
