@@ -22,6 +22,10 @@ LOGITS = "logits"
 
 _PREFIX = "colorization."
 PRECISION_KEY = _PREFIX + "precision"  # "float32", or "int8" for onnx_quantize's variant
+# How an int8 variant's convolutions are quantised: uint8 activations, int8 weights within +-64 (7 bits), which give
+# the same sums on every CPU (onnx_quantize's docstring says why). An int8 file without it (older framework) had
+# 8-bit weights, which lose color on x86 CPUs without VNNI: the runtime refuses it.
+INT8_FORMAT_KEY, INT8_FORMAT = _PREFIX + "int8_format", "u8s8-7bit-weights"
 
 
 def output_name(color_space):
