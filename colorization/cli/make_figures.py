@@ -1,4 +1,4 @@
-"""Draw the README's pictures from shipped models: an RGB-vs-LAB comparison, training curves, the saturation knob.
+"""Draw the pictures of the docs from shipped models: an RGB-vs-LAB comparison, training curves, the saturation knob.
 
 colorization-figures --rgb models/landscape_train/basic_RGB.pth --lab models/landscape_train/basic_LAB.pth \\
     --metrics models/landscape_train/base_config_LAB/metrics.jsonl --output assets

@@ -32,7 +32,7 @@ _C.MODEL.MEMORY_FORMAT = Choice("auto", among=("auto", "channels_last", "contigu
 # Under torchrun, synchronise BatchNorm statistics across processes (helps when the per-process batch is small).
 _C.MODEL.SYNC_BN = Bool(False)
 # Compile the network with torch.compile (slow first iterations, faster afterwards). Off by default: on an H200 it
-# took 20-50 s and then gave 1.3x (siggraph17) and 1.5x (ResNet-34 U-Net), nothing on basic (README, GPU speed).
+# took 20-50 s and then gave 1.3x (siggraph17) and 1.5x (ResNet-34 U-Net), nothing on basic (docs/train.md, GPU speed).
 _C.MODEL.COMPILE = Bool(False)
 # Width (channels of the first stage) of the basic encoder-decoder; later stages double it.
 _C.MODEL.BASIC_WIDTH = Int(16, ge=1)

@@ -42,7 +42,7 @@ def output_names(color_space, head_kind):
 
 
 def accepted_sizes(arch):
-    """What the exported network takes, in words (stored in the file and shown by the README)."""
+    """What the exported network takes, in words (stored in the file and shown by docs/deploy.md)."""
     return (f"float32, batch and height and width free (each side at least {MIN_SIDE}); {arch} at the config's "
             f"INPUT.SIZE is what it was trained on")
 

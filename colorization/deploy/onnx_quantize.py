@@ -64,8 +64,8 @@ def largest_int8_weight(proto):
 
 def quantize_int8(float_path, output_path, feeds):
     """Write the int8 variant of the float .onnx at float_path to output_path (atomically), its metadata carried
-    over with precision "int8" and format INT8_FORMAT. feeds: calibration inputs (calibration_feeds). Export the float file with
-    phase_convolutions=True: a transposed convolution would stay float32 (and slow)."""
+    over with precision "int8" and format INT8_FORMAT. feeds: calibration inputs (calibration_feeds). Export the
+    float file with phase_convolutions=True: a transposed convolution would stay float32 (and slow)."""
     onnx, _ = require("onnx", "onnxruntime", what="int8 quantisation")
     from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quant_pre_process,
                                           quantize_static)

@@ -18,7 +18,7 @@ from .onnx_export import require
 
 logger = logging.getLogger(__name__)
 
-# Session settings chosen by measurement (colorization-benchmark --which onnx, README "Deploy"): every graph
+# Session settings chosen by measurement (colorization-benchmark --which onnx, docs/deploy.md): every graph
 # optimisation (it fuses each convolution with its activation), and as many intra-op threads as ORT finds cores.
 GRAPH_OPTIMIZATION = "all"
 INTRA_OP_THREADS = 0  # 0: onnxruntime's own choice, one per physical core
