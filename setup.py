@@ -4,8 +4,9 @@ from setuptools import find_packages, setup
 VIDEO = ["av>=18"]
 # colorization-export --format onnx (torch's exporter needs onnxscript) and the onnxruntime backend.
 ONNX = ["onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.17"]
-# colorization-serve: the web page and HTTP API (FastAPI on uvicorn; python-multipart parses the uploads).
-SERVE = ["fastapi>=0.100", "uvicorn>=0.30", "python-multipart>=0.0.9"]
+# colorization-serve: the web page and HTTP API (FastAPI on uvicorn; python-multipart parses the uploads;
+# fastapi-offline ships Swagger UI's files, so /docs works without a CDN).
+SERVE = ["fastapi>=0.100", "uvicorn>=0.30", "python-multipart>=0.0.9", "fastapi-offline>=1.7"]
 
 setup(
     name="colorization",

@@ -1,4 +1,4 @@
-"""The GPU figures of README's speed section, in one process (one start of the GPU machine):
+"""The GPU figures of docs/train.md's speed section, in one process (one start of the GPU machine):
 
   python benchmarks/gpu_figures.py --output gpu_figures [--deadline 330] [--iters 20] [--quick]
 

@@ -1,4 +1,4 @@
-"""The house rules of the package: imports only point down the layers README's Layout section draws, files stay
+"""The house rules of the package: imports only point down the layers docs/layout.md draws, files stay
 under 400 lines and functions under 60."""
 import ast
 import glob

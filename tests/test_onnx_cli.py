@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from colorization.cli import export_model
-from colorization.deploy.onnx_format import PRECISION_KEY
+from colorization.deploy.onnx_format import INT8_FORMAT, INT8_FORMAT_KEY, PRECISION_KEY
+from colorization.deploy.onnx_quantize import MAX_INT8_WEIGHT, largest_int8_weight
 from colorization.modeling.zhang import ECCV16Net
 
 from conftest import REPO, run_tools_in_one_process
@@ -93,13 +94,22 @@ def test_int8_variant_is_written_only_within_its_psnr_margin(photo_dir, photo_pa
     printed = capsys.readouterr().out
     assert "int8; PSNR on landscape_val (22 photos)" in printed
     proto = onnx.load(str(output))
-    assert {p.key: p.value for p in proto.metadata_props}[PRECISION_KEY] == "int8"
+    props = {p.key: p.value for p in proto.metadata_props}
+    assert props[PRECISION_KEY] == "int8" and props[INT8_FORMAT_KEY] == INT8_FORMAT
     assert any(n.op_type == "QLinearConv" for n in proto.graph.node)
+    # The same sums on every x86 CPU: without VNNI two uint8 x int8 products are added in a saturating int16.
+    assert 0 < largest_int8_weight(proto) <= MAX_INT8_WEIGHT and 2 * 255 * MAX_INT8_WEIGHT <= 2 ** 15 - 1
     assert os.path.getsize(output) < os.path.getsize(BASIC_LAB) / 2  # int8 weights
+    # An int8 file of the older format (8-bit weights, no format recorded) is refused, not run with faded colors.
+    older = tmp_path / "older_int8.onnx"
+    onnx.helper.set_model_props(proto, {k: v for k, v in props.items() if k != INT8_FORMAT_KEY})
+    onnx.save(proto, older)
     colorized = tmp_path / "int8.png"
-    results = run_tools_in_one_process({"int8": _tool("inference.py", "--img_path", photo_path, "--model_to_load",
-                                                      output, "--output", colorized)}, tmp_path)
+    results = run_tools_in_one_process({
+        name: _tool("inference.py", "--img_path", photo_path, "--model_to_load", path, "--output", colorized)
+        for name, path in (("int8", output), ("older", older))}, tmp_path)
     assert results["int8"]["returncode"] == 0, results["int8"]["stderr"][-2000:]
+    assert "lose color on x86 CPUs without VNNI" in _error_line(results["older"])
     # A margin no quantisation can meet: nothing is written, not even a temporary file.
     monkeypatch.setattr(export_model, "MAX_INT8_PSNR_DROP", -1.0)
     refused = tmp_path / "refused" / "basic_LAB_int8.onnx"

@@ -67,7 +67,8 @@ def held_out_photo(tmp_path_factory):
 
 @pytest.fixture
 def browser(tmp_path):
-    """Headless Chromium with its own profile, downloads into tmp_path/downloads, nothing reaching out."""
+    """Headless Chromium with its own profile, downloads into tmp_path/downloads, no host name but 127.0.0.1 resolving
+    (as on an offline machine: a page that loads anything from a CDN breaks)."""
     if not (CHROMIUM and CHROMEDRIVER):
         message = "the browser test needs Debian's chromium and chromium-driver: apt-get install chromium "\
                   "chromium-driver"
@@ -83,6 +84,7 @@ def browser(tmp_path):
     options.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
                  "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",  # no network: no name resolves
                  f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,900"):
         options.add_argument(flag)
     options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
@@ -160,6 +162,28 @@ def _hint_points(driver):
 def _ab(hex_color):
     rgb = np.array([[[int(hex_color[i:i + 2], 16) for i in (1, 3, 5)]]], np.float32) / 255.0
     return color.rgb_to_lab(rgb)[0, 0, 1:]
+
+
+def _resources(driver):
+    return driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+
+
+def test_api_docs_render_offline(browser):
+    """/docs (Swagger UI) shows the API from files the server itself serves, with no network; there is no /redoc (its
+    page fetches a logo from the internet)."""
+    driver, _ = browser
+    with BackgroundServer(create_app(load_models([os.path.join(REPO, "models", "landscape_train", "basic_LAB.pth")],
+                                                 "cpu"))) as url:
+        driver.get(url + "/docs")
+        _wait(driver, lambda d: d.find_elements("css selector", ".swagger-ui .opblock-summary-path"), "/docs rendered",
+              timeout=60)
+        shown = driver.find_element("tag name", "body").text
+        assert "colorization" in shown and "/api/colorize" in shown, shown[:500]
+        resources = _resources(driver)
+        assert any(r.endswith("swagger-ui-bundle.js") for r in resources), resources
+        assert all(r.startswith(url) for r in resources), resources
+        driver.get(url + "/redoc")
+        assert "not found: /redoc" in driver.find_element("tag name", "body").text
 
 
 def test_the_page_colorizes_with_hints_and_downloads_the_result(browser, hint_model, held_out_photo):

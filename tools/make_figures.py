@@ -1,4 +1,4 @@
-"""Draw the README's pictures: the installed command `colorization-figures`, kept here for the seed's commands.
+"""Draw the pictures of the docs: the installed command `colorization-figures`, kept here for the seed's commands.
 See colorization/cli/make_figures.py, or --help."""
 import sys
 

@@ -16,13 +16,17 @@ from ..utils.io import check_output_path
 from .common import CommandParser, exit_2_on_user_error
 
 
-@exit_2_on_user_error
-def main(argv=None):
+def parse_args(argv=None):
     p = CommandParser(__doc__)
     p.add_argument("--config-file", required=True, metavar="FILE")
     p.add_argument("--output", default="color_prior.npz", help="where to write the .npz (default: %(default)s)")
     p.add_overrides()
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+@exit_2_on_user_error
+def main(argv=None):
+    args = parse_args(argv)
     if not args.output.endswith(".npz"):
         # numpy would append .npz itself, and MODEL.COLOR_PRIOR would then name a file that does not exist.
         raise UserError(f"--output {args.output}: the color prior is a .npz file; end the name with .npz")

@@ -1,4 +1,4 @@
-"""Draw the README's pictures from shipped models: an RGB-vs-LAB comparison, training curves, the saturation knob.
+"""Draw the pictures of the docs from shipped models: an RGB-vs-LAB comparison, training curves, the saturation knob.
 
 colorization-figures --rgb models/landscape_train/basic_RGB.pth --lab models/landscape_train/basic_LAB.pth \\
     --metrics models/landscape_train/base_config_LAB/metrics.jsonl --output assets
@@ -56,8 +56,7 @@ def gray_of(rgb):
     return color.gray_rgb(net_input)
 
 
-@exit_2_on_user_error
-def main(argv=None):
+def parse_args(argv=None):
     p = CommandParser(__doc__)
     p.add_argument("--rgb", required=True, help="checkpoint of a model trained in RGB")
     p.add_argument("--lab", required=True, help="checkpoint of a model trained in LAB")
@@ -71,7 +70,12 @@ def main(argv=None):
     p.add_argument("--images", type=int, nargs="+", default=[0, 3, 6], help="indices of the photos to show")
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--output", default="assets", help="output folder (default: %(default)s/)")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+@exit_2_on_user_error
+def main(argv=None):
+    args = parse_args(argv)
     check_output_path(args.output, "--output", folder=True)
     rgb_model = Colorizer.from_checkpoint(args.rgb, device="cpu")
     lab_model = Colorizer.from_checkpoint(args.lab, device="cpu")

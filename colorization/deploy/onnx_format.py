@@ -22,6 +22,10 @@ LOGITS = "logits"
 
 _PREFIX = "colorization."
 PRECISION_KEY = _PREFIX + "precision"  # "float32", or "int8" for onnx_quantize's variant
+# How an int8 variant's convolutions are quantised: uint8 activations, int8 weights within +-64 (7 bits), which give
+# the same sums on every CPU (onnx_quantize's docstring says why). An int8 file without it (older framework) had
+# 8-bit weights, which lose color on x86 CPUs without VNNI: the runtime refuses it.
+INT8_FORMAT_KEY, INT8_FORMAT = _PREFIX + "int8_format", "u8s8-7bit-weights"
 
 
 def output_name(color_space):
@@ -38,7 +42,7 @@ def output_names(color_space, head_kind):
 
 
 def accepted_sizes(arch):
-    """What the exported network takes, in words (stored in the file and shown by the README)."""
+    """What the exported network takes, in words (stored in the file and shown by docs/deploy.md)."""
     return (f"float32, batch and height and width free (each side at least {MIN_SIDE}); {arch} at the config's "
             f"INPUT.SIZE is what it was trained on")
 

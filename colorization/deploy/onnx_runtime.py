@@ -18,7 +18,7 @@ from .onnx_export import require
 
 logger = logging.getLogger(__name__)
 
-# Session settings chosen by measurement (colorization-benchmark --which onnx, README "Deploy"): every graph
+# Session settings chosen by measurement (colorization-benchmark --which onnx, docs/deploy.md): every graph
 # optimisation (it fuses each convolution with its activation), and as many intra-op threads as ORT finds cores.
 GRAPH_OPTIMIZATION = "all"
 INTRA_OP_THREADS = 0  # 0: onnxruntime's own choice, one per physical core
@@ -105,6 +105,13 @@ def _head_of(meta, cfg, source):
         raise UserError(f"{source} records no ab bins or temperature for its classification head; export it again "
                         f"with colorization-export --format onnx") from None
     return OnnxHead("classification", temperature, bins)
+
+
+def _check_int8_format(meta, precision, source):
+    """An int8 file must say it was quantised the way that gives the same colors on every CPU (onnx_format)."""
+    if precision == "int8" and meta.get("int8_format") != fmt.INT8_FORMAT:
+        raise UserError(f"{source} is an int8 model with 8-bit weights (an older colorization-export wrote it), which "
+                        f"lose color on x86 CPUs without VNNI; export it again with colorization-export --int8")
 
 
 class OnnxColorizationModel:
@@ -200,4 +207,6 @@ def load_onnx_model(model, source=None, device="auto", **options):
     cfg = _cfg_of(meta, source)
     head = _head_of(meta, cfg, source)
     in_channels = _check_layout(session, cfg, head.kind, source)
-    return OnnxColorizationModel(session, cfg, head, in_channels, source, meta.get("precision", "float32"))
+    precision = meta.get("precision", "float32")
+    _check_int8_format(meta, precision, source)
+    return OnnxColorizationModel(session, cfg, head, in_channels, source, precision)

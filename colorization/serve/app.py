@@ -4,10 +4,11 @@ import logging
 import os
 import threading
 
-from fastapi import FastAPI, Request
+from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 
 from ..errors import UserError
@@ -102,8 +103,11 @@ def _add_error_handlers(app):
 
 def create_app(models, settings=Settings()):
     """The app serving `models` (name -> ServedModel, see load_models) under `settings`."""
-    app = FastAPI(title="colorization", version="0.1.0",
-                  description="Colorize photos with the models this server was started with; the page is at /.")
+    # FastAPI's own /docs loads Swagger UI from a CDN (blank on an offline machine): here the server serves its files.
+    # No /redoc: ReDoc's page fetches its logo from the internet.
+    app = FastAPIOffline(title="colorization", version="0.1.0", redoc_url=None,
+                         description="Colorize photos with the models this server was started with; the page is "
+                                     "at /.")
     app.state.server = ServerState(models, settings)
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes, limit_mb=settings.max_upload_mb)
     _add_error_handlers(app)
