@@ -189,7 +189,7 @@ def test_a_float_must_be_finite(tmp_path, text):
     ("SOLVER.MAX_EPOCHS", "2.5", "an integer >= 1"),
     ("SOLVER.IMS_PER_BATCH", "sixteen", "an integer >= 1"),
     ("INPUT.CROP_SCALE", "('a', 1.0)", "a list of 2 numbers, each > 0 and <= 1, in ascending order"),
-    ("DATASETS.TRAIN", "landscape_train", "a list of one or more non-empty strings"),
+    ("DATASETS.TRAIN", "(1, 2)", "a list of one or more non-empty strings"),
 ])
 def test_a_value_of_the_wrong_type_names_the_key(key, value, allowed):
     assert _refused([key, value]) == f"command line: config key {key} is {value!r}; must be {allowed}"
@@ -199,6 +199,11 @@ def test_a_value_of_the_wrong_type_names_the_key(key, value, allowed):
                                        ("MODEL.DEVICE", "gpu"), ("MODEL.ARCH", ""), ("PREDICTIONS_DIR", "")])
 def test_strings_that_name_nothing_are_refused(key, value):
     assert _refused([key, value]).startswith(f"config key {key} is ")
+
+
+def test_one_name_alone_is_a_list_of_one():
+    assert load_cfg(None, ["DATASETS.TRAIN", "more_train"]).DATASETS.TRAIN == ("more_train",)
+    assert load_cfg(None, ["DATASETS.TRAIN", "('a', 'b')"]).DATASETS.TRAIN == ("a", "b")
 
 
 def test_a_string_key_keeps_what_was_written():

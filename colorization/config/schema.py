@@ -180,6 +180,12 @@ class Texts(_Sequence):
     def __init__(self, default, min_length=1):
         super().__init__(default, Text(nonempty=True), min_length=min_length)
 
+    def convert(self, value):
+        """A list, or one string alone (`DATASETS.TRAIN landscape_train`): a list of that one."""
+        if isinstance(value, str) and not isinstance(_literal(value), (list, tuple)):
+            value = (value,)
+        return super().convert(value)
+
 
 class Section:
     """Where defaults.py declares keys: `_C.SOLVER.BASE_LR = Float(1e-3, gt=0)`. Anything but a Rule or a
