@@ -164,7 +164,8 @@ def test_validation_reports_fid_with_test_fid(inception_file, photo_dir, tmp_pat
         "PREDICTIONS_DIR", str(tmp_path / "preds"), "SOLVER.MAX_EPOCHS", "1", "SOLVER.IMS_PER_BATCH", "2",
         "TEST.NUM_TRIPLETS", "0", "MODEL.DEVICE", "cpu", "TEST.FID", "True",
         "TEST.FID_WEIGHTS", str(inception_file[0])])
-    Trainer(cfg).train()
+    with Trainer(cfg) as trainer:
+        trainer.train()
     (record,) = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert record["val_fid_images"] == 3 and record["val_fid"] > 0 and record["val_baseline_fid"] > 0
     assert "validation: FID" in (out / "log.txt").read_text()

@@ -99,7 +99,8 @@ def _opts(photo_dir, out, preds, workers=0):
 def _train_in_process(photo_dir, out, preds, workers=0, resume=False):
     """The reference (and the in-process resumes): same config, one intra-op thread (fixture one_thread)."""
     assert torch.get_num_threads() == 1
-    Trainer(load_cfg(CONFIG, _opts(photo_dir, out, preds, workers)), resume=resume).train()
+    with Trainer(load_cfg(CONFIG, _opts(photo_dir, out, preds, workers)), resume=resume) as trainer:
+        trainer.train()
 
 
 def _metrics(run):
@@ -281,7 +282,7 @@ def test_resume_survives_a_torn_last_line_in_metrics_jsonl(runs, photo_dir, tmp_
     (run / "last_checkpoint").write_text("model_epoch_0001.pth")
     with open(run / "metrics.jsonl", "a") as f:
         f.write('{"epoch": 4, "iteration": 12, "lr": 0.0')
-    Trainer(load_cfg(CONFIG, _opts(photo_dir, run, runs["preds"])), resume=True)
+    Trainer(load_cfg(CONFIG, _opts(photo_dir, run, runs["preds"])), resume=True).close()
     assert [m["epoch"] for m in _metrics(run)] == [1]
 
 
@@ -322,8 +323,8 @@ def _nan_trainer(photo_dir, tmp_path, bad_value, at_call, skip):
 
 @pytest.mark.parametrize("bad_value", [float("nan"), float("inf")], ids=["nan", "inf"])
 def test_nonfinite_loss_stops_naming_the_iteration_and_keeps_the_last_checkpoint(photo_dir, tmp_path, bad_value):
-    trainer = _nan_trainer(photo_dir, tmp_path, bad_value, at_call=PAUSE_AT, skip=False)
-    with pytest.raises(NonFiniteLossError) as info:
+    with _nan_trainer(photo_dir, tmp_path, bad_value, at_call=PAUSE_AT, skip=False) as trainer, \
+            pytest.raises(NonFiniteLossError) as info:
         trainer.train()
     message = str(info.value)
     assert "epoch 2, iteration 2" in message and f"global iteration {PAUSE_AT}" in message, message
@@ -360,8 +361,8 @@ def test_nonfinite_loss_exits_1_with_one_error_line_from_the_tool(photo_dir, tmp
 
 
 def test_skip_nonfinite_skips_the_step_counts_it_and_trains_on(photo_dir, tmp_path):
-    trainer = _nan_trainer(photo_dir, tmp_path, float("nan"), at_call=PAUSE_AT, skip=True)
-    trainer.train()
+    with _nan_trainer(photo_dir, tmp_path, float("nan"), at_call=PAUSE_AT, skip=True) as trainer:
+        trainer.train()
     run = tmp_path / "run"
     assert [m["skipped_steps"] for m in _metrics(run)] == [0, 1, 1]
     log = (run / "log.txt").read_text()
