@@ -135,6 +135,7 @@ def _three_photos(photo_dir, tmp_path):
     return photos
 
 
+@pytest.mark.slow
 def test_evaluate_reports_fid_with_the_number_of_images(inception_file, photo_dir, tmp_path):
     photos = _three_photos(photo_dir, tmp_path)
     out = tmp_path / "eval"
@@ -152,6 +153,7 @@ def test_evaluate_reports_fid_with_the_number_of_images(inception_file, photo_di
     assert bad.returncode == 2 and bad.stderr.startswith("error: FID weights") and "nowhere.pth" in bad.stderr
 
 
+@pytest.mark.slow
 def test_validation_reports_fid_with_test_fid(inception_file, photo_dir, tmp_path):
     import json
 

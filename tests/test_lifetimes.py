@@ -18,6 +18,7 @@ def _cfg(photo_dir, out, *extra):
                              "OUTPUT_DIR", str(out), "PREDICTIONS_DIR", str(out / "preds"), *extra])
 
 
+@pytest.mark.multiprocess
 def test_leaving_the_with_block_ends_the_data_loader_workers(photo_dir, tmp_path):
     with Trainer(_cfg(photo_dir, tmp_path / "run", "DATALOADER.NUM_WORKERS", "2")) as trainer:
         trainer.train_loader.sampler.set_epoch(0)

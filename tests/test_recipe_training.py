@@ -125,6 +125,8 @@ def _flat(obj, prefix=""):
     return {prefix: obj.numpy().tobytes() if torch.is_tensor(obj) else obj}
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 def test_two_gloo_processes_train_both_networks(photo_dir, tmp_path):
     out = tmp_path / "two"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
