@@ -399,7 +399,8 @@ def tool_runs(photo_dir, photo_path, small_photo, huge_files, tmp_path_factory):
 
     # inference: a real checkpoint of this framework, and broken ones
     from colorization.engine.trainer import Trainer
-    Trainer(load_cfg(CONFIG, _data(photo_dir) + out("ckpt"))).save("model_final.pth")  # untrained is enough
+    with Trainer(load_cfg(CONFIG, _data(photo_dir) + out("ckpt"))) as trainer:
+        trainer.save("model_final.pth")  # untrained is enough
     ckpt = root / "out" / "ckpt" / "model_final.pth"
     wider = load_cfg(CONFIG, ["MODEL.BASIC_WIDTH", "8"])
     from colorization.modeling import build_model

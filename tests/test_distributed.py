@@ -51,6 +51,9 @@ OVERRIDES = [
 ]
 
 
+pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]  # torchrun with two gloo processes, several runs
+
+
 def _env():
     # One intra-op thread per process: two processes on two cores must not oversubscribe them.
     return dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")

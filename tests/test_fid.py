@@ -135,6 +135,7 @@ def _three_photos(photo_dir, tmp_path):
     return photos
 
 
+@pytest.mark.slow
 def test_evaluate_reports_fid_with_the_number_of_images(inception_file, photo_dir, tmp_path):
     photos = _three_photos(photo_dir, tmp_path)
     out = tmp_path / "eval"
@@ -152,6 +153,7 @@ def test_evaluate_reports_fid_with_the_number_of_images(inception_file, photo_di
     assert bad.returncode == 2 and bad.stderr.startswith("error: FID weights") and "nowhere.pth" in bad.stderr
 
 
+@pytest.mark.slow
 def test_validation_reports_fid_with_test_fid(inception_file, photo_dir, tmp_path):
     import json
 
@@ -164,7 +166,8 @@ def test_validation_reports_fid_with_test_fid(inception_file, photo_dir, tmp_pat
         "PREDICTIONS_DIR", str(tmp_path / "preds"), "SOLVER.MAX_EPOCHS", "1", "SOLVER.IMS_PER_BATCH", "2",
         "TEST.NUM_TRIPLETS", "0", "MODEL.DEVICE", "cpu", "TEST.FID", "True",
         "TEST.FID_WEIGHTS", str(inception_file[0])])
-    Trainer(cfg).train()
+    with Trainer(cfg) as trainer:
+        trainer.train()
     (record,) = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert record["val_fid_images"] == 3 and record["val_fid"] > 0 and record["val_baseline_fid"] > 0
     assert "validation: FID" in (out / "log.txt").read_text()

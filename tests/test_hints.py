@@ -183,16 +183,15 @@ def _quick_hint_cfg(photo_dir, out):
 
 def test_hint_training_resumes_bit_identically(tmp_path, photo_dir):
     from colorization.engine.trainer import Trainer
-    whole = Trainer(_quick_hint_cfg(photo_dir, tmp_path / "whole"))
-    whole.train()
-    first = Trainer(_quick_hint_cfg(photo_dir, tmp_path / "split"))
-    assert first.train_epoch()
-    first.epoch += 1
-    first._end_of_epoch()  # validation, metrics and the epoch-1 checkpoint, as the loop does
-    first.events.close()
-    second = Trainer(_quick_hint_cfg(photo_dir, tmp_path / "split"), resume=True)
-    assert second.epoch == 1
-    second.train()
+    with Trainer(_quick_hint_cfg(photo_dir, tmp_path / "whole")) as whole:
+        whole.train()
+    with Trainer(_quick_hint_cfg(photo_dir, tmp_path / "split")) as first:
+        assert first.train_epoch()
+        first.epoch += 1
+        first._end_of_epoch()  # validation, metrics and the epoch-1 checkpoint, as the loop does
+    with Trainer(_quick_hint_cfg(photo_dir, tmp_path / "split"), resume=True) as second:
+        assert second.epoch == 1
+        second.train()
     a = torch.load(tmp_path / "whole" / "model_final.pth", weights_only=True)["model"]
     b = torch.load(tmp_path / "split" / "model_final.pth", weights_only=True)["model"]
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -95,6 +95,7 @@ def test_hint_mistakes_are_one_error_line(runs, name, message):
     assert not list(folder.glob("x*.png")) and not (folder / "many").exists()
 
 
+@pytest.mark.slow
 def test_official_siggraph17_weights_take_hints_as_the_official_code(tmp_path, photo_path):
     """An official-layout siggraph17 file: colorize --hints gives what the reference forward(L, ab, mask) gives for
     the same hints: L normalised, ab / 110 on the hinted patch, mask 1 there."""

@@ -84,6 +84,7 @@ def _hints(rgb):
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.slow
 def test_onnxruntime_gives_pytorchs_output_on_a_real_photo(exported, photo, name):
     torch_c, onnx_c, _ = exported(name)
     assert onnx_c.model.backend == "onnxruntime" and torch_c.backend.backend == "torch"
@@ -163,6 +164,7 @@ def test_temperature_is_an_input_and_suggestions_match(exported, photo):
         regression.set_temperature(0.5)
 
 
+@pytest.mark.slow
 def test_evaluation_is_the_same_through_either_backend(exported, photo_dir):
     """The evaluator runs an onnxruntime model as it runs a PyTorch one, the hint counts of a hint model included."""
     _, _, path = exported("basic_hints")
@@ -181,6 +183,7 @@ def test_evaluation_is_the_same_through_either_backend(exported, photo_dir):
     assert len(by_onnx.kept) == 2 and "hinted" in by_onnx.kept[0]
 
 
+@pytest.mark.slow
 def test_int8_variant_of_a_hint_network(exported, photo_dir, photo, tmp_path):
     """siggraph17 trained without MODEL.HINTS reads 1-channel data: calibration gives its hint inputs as zeros."""
     torch_c, onnx_c, _ = exported("siggraph17_regression")

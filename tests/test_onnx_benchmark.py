@@ -5,12 +5,15 @@ import json
 import math
 import os
 
+import pytest
+
 from conftest import REPO, run_tool
 
 QUICK = os.path.join(REPO, "configs", "quick", "basic_LAB_quick.yaml")
 VARIANTS = ("torch", "onnxruntime", "onnxruntime_int8")
 
 
+@pytest.mark.slow
 def test_onnx_figure_row(photo_dir):
     result = run_tool("benchmark.py", "--config-file", QUICK, "--which", "onnx", "--iters", "1",
                       "DATASETS.TRAIN", f"('{photo_dir}',)", "DATASETS.TEST", f"('{photo_dir}',)",

@@ -53,6 +53,7 @@ def _foreign_graph(path, metadata=None):
     onnx.save(model, path)
 
 
+@pytest.mark.slow
 def test_export_colorize_and_evaluate_through_onnxruntime(exported_basic, photo_path, tmp_path):
     official = tmp_path / "eccv16-official.pth"
     torch.manual_seed(0)
@@ -86,6 +87,7 @@ def test_export_colorize_and_evaluate_through_onnxruntime(exported_basic, photo_
     assert metrics["psnr"] == pytest.approx(card_metric("basic_LAB.pth", "PSNR (dB)")[0], abs=0.01)  # its card's
 
 
+@pytest.mark.slow
 def test_int8_variant_is_written_only_within_its_psnr_margin(photo_dir, photo_path, tmp_path, monkeypatch, capsys):
     output = tmp_path / "basic_LAB_int8.onnx"
     # the defaults: calibrated on landscape_train, checked on landscape_val (the shipped model's own data)

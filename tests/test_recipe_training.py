@@ -33,14 +33,19 @@ def _opts(photo_dir, out, *extra):
             "PREDICTIONS_DIR", str(out / "preds"), "MODEL.DEVICE", "cpu", *extra]
 
 
+def _train(cfg, **kwargs):
+    with Trainer(cfg, **kwargs) as trainer:
+        trainer.train()
+
+
 def _records(out):
     return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
 
 
 def test_quick_gan_run_logs_every_term_and_updates_both_networks(photo_dir, tmp_path):
-    trainer = Trainer(load_cfg(GAN_QUICK, _opts(photo_dir, tmp_path / "run")))
-    generator = {k: v.clone() for k, v in trainer.model.state_dict().items()}
-    trainer.train()
+    with Trainer(load_cfg(GAN_QUICK, _opts(photo_dir, tmp_path / "run"))) as trainer:
+        generator = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+        trainer.train()
     records = _records(tmp_path / "run")
     assert [r["epoch"] for r in records] == [1, 2, 3]
     assert "train_gan" not in records[0] and "train_d_real" not in records[0]  # NoGAN: epoch 1 without the GAN
@@ -49,7 +54,8 @@ def test_quick_gan_run_logs_every_term_and_updates_both_networks(photo_dir, tmp_
         terms = sum(record[k] for k in ("train_l1", "train_colorfulness", "train_gan"))
         assert record["train_loss"] == pytest.approx(terms, rel=1e-6)  # the model's loss is the sum of its terms
     ckpt = load_checkpoint(str(tmp_path / "run" / "model_final.pth"))
-    fresh = Trainer(load_cfg(GAN_QUICK, _opts(photo_dir, tmp_path / "fresh")))
+    with Trainer(load_cfg(GAN_QUICK, _opts(photo_dir, tmp_path / "fresh"))) as fresh:
+        pass  # its discriminator as built, untrained
     assert set(ckpt["discriminator"]) == {"model", "optimizer", "scheduler", "scaler"}
     assert any(not torch.equal(v, fresh.objective.discriminator.state_dict()[k])
                for k, v in ckpt["discriminator"]["model"].items())
@@ -63,21 +69,21 @@ def test_quick_gan_run_logs_every_term_and_updates_both_networks(photo_dir, tmp_
 
 
 def test_losses_fall_over_a_few_steps_with_the_gan_on(photo_dir, tmp_path):
-    trainer = Trainer(load_cfg(GAN_QUICK, _opts(photo_dir, tmp_path / "run", "SOLVER.WARMUP_ITERS", "0",
-                                                "SOLVER.LR_SCHEDULER", "step")))
-    trainer.epoch = 1  # the adversarial phase
-    trainer.step.updates = trainer.build_updates()
-    assert [u.name for u in trainer.step.updates] == ["model", "discriminator"]
-    trainer.train_loader.sampler.set_epoch(0)
-    batch = next(iter(trainer.train_loader))
-    d_before = [p.detach().clone() for p in trainer.objective.discriminator.parameters()]
-    totals = []
-    for _ in range(12):
-        outcome = trainer.step(batch)
-        assert outcome.finite and set(outcome.losses) >= {"l1", "gan", "colorfulness", "d_real", "d_fake", "d_r1"}
-        totals.append(outcome.losses["model_total"])
-    assert sum(totals[-3:]) < sum(totals[:3]), totals
-    assert all(not torch.equal(a, b) for a, b in zip(d_before, trainer.objective.discriminator.parameters()))
+    with Trainer(load_cfg(GAN_QUICK, _opts(photo_dir, tmp_path / "run", "SOLVER.WARMUP_ITERS", "0",
+                                           "SOLVER.LR_SCHEDULER", "step"))) as trainer:
+        trainer.epoch = 1  # the adversarial phase
+        trainer.step.updates = trainer.build_updates()
+        assert [u.name for u in trainer.step.updates] == ["model", "discriminator"]
+        trainer.train_loader.sampler.set_epoch(0)
+        batch = next(iter(trainer.train_loader))
+        d_before = [p.detach().clone() for p in trainer.objective.discriminator.parameters()]
+        totals = []
+        for _ in range(12):
+            outcome = trainer.step(batch)
+            assert outcome.finite and set(outcome.losses) >= {"l1", "gan", "colorfulness", "d_real", "d_fake", "d_r1"}
+            totals.append(outcome.losses["model_total"])
+        assert sum(totals[-3:]) < sum(totals[:3]), totals
+        assert all(not torch.equal(a, b) for a, b in zip(d_before, trainer.objective.discriminator.parameters()))
 
 
 class _StopAt(HookBase):
@@ -94,12 +100,12 @@ class _StopAt(HookBase):
 
 def test_a_run_stopped_in_the_adversarial_phase_resumes_bit_for_bit(photo_dir, tmp_path):
     reference = tmp_path / "reference"
-    Trainer(load_cfg(GAN_QUICK, _opts(photo_dir, reference))).train()
+    _train(load_cfg(GAN_QUICK, _opts(photo_dir, reference)))
     run = tmp_path / "run"
     cfg = load_cfg(GAN_QUICK, _opts(photo_dir, run))
-    Trainer(cfg, hooks=default_hooks() + [_StopAt(5)]).train()  # epoch 2 (adversarial), batch 2
+    _train(cfg, hooks=default_hooks() + [_StopAt(5)])  # epoch 2 (adversarial), batch 2
     assert (run / "last_checkpoint").read_text().strip() == "model_interrupted_epoch_0002.pth"
-    Trainer(cfg, resume=True).train()
+    _train(cfg, resume=True)
     a = torch.load(run / "model_final.pth", weights_only=True)
     b = torch.load(reference / "model_final.pth", weights_only=True)
     for part in ("model", "optimizer"):
@@ -119,6 +125,8 @@ def _flat(obj, prefix=""):
     return {prefix: obj.numpy().tobytes() if torch.is_tensor(obj) else obj}
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 def test_two_gloo_processes_train_both_networks(photo_dir, tmp_path):
     out = tmp_path / "two"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
@@ -145,10 +153,10 @@ def test_resnet34_recipe_trains_with_every_term_on_served_weights(photo_dir, tmp
     for p in sorted(photo_dir.iterdir())[:4]:
         (photos / p.name).write_bytes(p.read_bytes())
     out = tmp_path / "run"
-    trainer = Trainer(load_cfg(RECIPE_QUICK, _opts(photos, out, "MODEL.PRETRAINED", "imagenet",
-                                                   "LOSS.PERCEPTUAL_WEIGHTS", f"{base}/{vgg.name}")))
-    encoder = {k: v.clone() for k, v in trainer.model.encoder.state_dict().items()}
-    trainer.train()
+    with Trainer(load_cfg(RECIPE_QUICK, _opts(photos, out, "MODEL.PRETRAINED", "imagenet",
+                                              "LOSS.PERCEPTUAL_WEIGHTS", f"{base}/{vgg.name}"))) as trainer:
+        encoder = {k: v.clone() for k, v in trainer.model.encoder.state_dict().items()}
+        trainer.train()
     assert len(requests) == 2  # each file once, hash-checked
     first, second = _records(out)
     assert "train_gan" not in first and first["train_perceptual"] > 0

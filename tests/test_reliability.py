@@ -99,7 +99,8 @@ def _opts(photo_dir, out, preds, workers=0):
 def _train_in_process(photo_dir, out, preds, workers=0, resume=False):
     """The reference (and the in-process resumes): same config, one intra-op thread (fixture one_thread)."""
     assert torch.get_num_threads() == 1
-    Trainer(load_cfg(CONFIG, _opts(photo_dir, out, preds, workers)), resume=resume).train()
+    with Trainer(load_cfg(CONFIG, _opts(photo_dir, out, preds, workers)), resume=resume) as trainer:
+        trainer.train()
 
 
 def _metrics(run):
@@ -211,6 +212,8 @@ def _assert_stopped_cleanly(r, signame):
     assert _no_temp_files(run)
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_of_the_moved_folder_is_bit_identical(runs, photo_dir, tmp_path):
     r = runs["sigkill"]
     _assert_killed_after_checkpoint_1(r)
@@ -224,6 +227,8 @@ def test_sigkill_mid_epoch_then_resume_of_the_moved_folder_is_bit_identical(runs
     assert (moved / "last_checkpoint").read_text().strip() == "model_final.pth"
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 def test_sigkill_while_writing_a_checkpoint_keeps_the_previous_one_and_resume_is_bit_identical(runs, photo_dir):
     r = runs["sigkill_while_saving"]
     assert r["paused"] and r["rc"] == -signal.SIGKILL, r["stderr"][-2000:]
@@ -238,6 +243,8 @@ def test_sigkill_while_writing_a_checkpoint_keeps_the_previous_one_and_resume_is
     assert _no_temp_files(run)  # the leftover of the killed write is cleaned up
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 def test_sigterm_mid_epoch_saves_exits_0_and_resume_is_bit_identical(runs, photo_dir):
     r = runs["sigterm"]
     _assert_stopped_cleanly(r, "SIGTERM")
@@ -245,6 +252,8 @@ def test_sigterm_mid_epoch_saves_exits_0_and_resume_is_bit_identical(runs, photo
     _assert_same_final_state(r["run"], runs["reference"])
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 def test_ctrl_c_with_workers_saves_exits_0_and_resume_is_bit_identical(runs, photo_dir):
     # Ctrl-C in a terminal signals the whole process group, the data loader workers too.
     r = runs["ctrl_c_workers"]
@@ -253,6 +262,8 @@ def test_ctrl_c_with_workers_saves_exits_0_and_resume_is_bit_identical(runs, pho
     _assert_same_final_state(r["run"], runs["reference"])  # and 2 workers give what 0 workers gave
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 def test_sigterm_to_the_process_group_with_workers_saves_and_exits_0(runs, photo_dir):
     # A scheduler or `kill -TERM -PGID` stops every process of the run; workers must leave it to the main one.
     r = runs["sigterm_group_workers"]
@@ -261,6 +272,8 @@ def test_sigterm_to_the_process_group_with_workers_saves_and_exits_0(runs, photo
     _assert_same_final_state(r["run"], runs["reference"])
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 def test_sigkill_with_workers_then_resume_is_bit_identical(runs, photo_dir):
     r = runs["sigkill_workers"]
     _assert_killed_after_checkpoint_1(r)
@@ -268,12 +281,16 @@ def test_sigkill_with_workers_then_resume_is_bit_identical(runs, photo_dir):
     _assert_same_final_state(r["run"], runs["reference"])
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 def test_reference_run_is_reproducible_in_a_fresh_folder(runs, photo_dir, tmp_path):
     # Guards the comparisons above: with a fixed seed two clean runs agree bit for bit.
     _train_in_process(photo_dir, tmp_path / "again", runs["preds"])
     _assert_same_final_state(tmp_path / "again", runs["reference"])
 
 
+@pytest.mark.multiprocess
+@pytest.mark.slow
 def test_resume_survives_a_torn_last_line_in_metrics_jsonl(runs, photo_dir, tmp_path):
     # A full disk or a power cut can leave half a record at the end of metrics.jsonl.
     run = tmp_path / "run"
@@ -281,7 +298,7 @@ def test_resume_survives_a_torn_last_line_in_metrics_jsonl(runs, photo_dir, tmp_
     (run / "last_checkpoint").write_text("model_epoch_0001.pth")
     with open(run / "metrics.jsonl", "a") as f:
         f.write('{"epoch": 4, "iteration": 12, "lr": 0.0')
-    Trainer(load_cfg(CONFIG, _opts(photo_dir, run, runs["preds"])), resume=True)
+    Trainer(load_cfg(CONFIG, _opts(photo_dir, run, runs["preds"])), resume=True).close()
     assert [m["epoch"] for m in _metrics(run)] == [1]
 
 
@@ -322,8 +339,8 @@ def _nan_trainer(photo_dir, tmp_path, bad_value, at_call, skip):
 
 @pytest.mark.parametrize("bad_value", [float("nan"), float("inf")], ids=["nan", "inf"])
 def test_nonfinite_loss_stops_naming_the_iteration_and_keeps_the_last_checkpoint(photo_dir, tmp_path, bad_value):
-    trainer = _nan_trainer(photo_dir, tmp_path, bad_value, at_call=PAUSE_AT, skip=False)
-    with pytest.raises(NonFiniteLossError) as info:
+    with _nan_trainer(photo_dir, tmp_path, bad_value, at_call=PAUSE_AT, skip=False) as trainer, \
+            pytest.raises(NonFiniteLossError) as info:
         trainer.train()
     message = str(info.value)
     assert "epoch 2, iteration 2" in message and f"global iteration {PAUSE_AT}" in message, message
@@ -360,8 +377,8 @@ def test_nonfinite_loss_exits_1_with_one_error_line_from_the_tool(photo_dir, tmp
 
 
 def test_skip_nonfinite_skips_the_step_counts_it_and_trains_on(photo_dir, tmp_path):
-    trainer = _nan_trainer(photo_dir, tmp_path, float("nan"), at_call=PAUSE_AT, skip=True)
-    trainer.train()
+    with _nan_trainer(photo_dir, tmp_path, float("nan"), at_call=PAUSE_AT, skip=True) as trainer:
+        trainer.train()
     run = tmp_path / "run"
     assert [m["skipped_steps"] for m in _metrics(run)] == [0, 1, 1]
     log = (run / "log.txt").read_text()

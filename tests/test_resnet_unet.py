@@ -88,6 +88,7 @@ def _write_config(folder):
 
 
 @pytest.mark.parametrize("hints", [False, True])
+@pytest.mark.slow
 def test_forward_backward_reaches_every_parameter(hints):
     cfg = _cfg("MODEL.HINTS", str(hints))
     torch.manual_seed(0)
@@ -116,6 +117,7 @@ def test_hint_branch_starts_at_zero():
         assert torch.allclose(plain(x), hinted(torch.cat([x, hints], dim=1)), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_encoder_is_held_still_for_the_freeze_epochs():
     cfg = _cfg("MODEL.FREEZE_ENCODER_EPOCHS", "1", "SOLVER.WARMUP_ITERS", "0", "SOLVER.OPTIMIZER", "adam")
     model = build_model(cfg).train()

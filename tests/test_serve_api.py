@@ -151,6 +151,7 @@ def test_hints_are_the_json_colorize_reads(served, model_files, photo, tmp_path)
     assert not np.array_equal(by_api, without)
 
 
+@pytest.mark.slow
 def test_the_onnxruntime_backend_serves_the_same_pictures(served, model_files, photo):
     """colorization-serve --backend onnxruntime: each checkpoint exported in memory, the same answers as PyTorch's
     (within a level of 8-bit rounding), hints included."""
@@ -379,6 +380,7 @@ def test_concurrent_requests_each_get_their_own_answer(served, photo):
         assert np.array_equal(result, alone[k % len(jobs)]), jobs[k % len(jobs)]
 
 
+@pytest.mark.slow
 def test_the_load_figure(model_files):
     """colorization-benchmark --which load: a row per model and way of sending the photo, no errors."""
     result = run_tool("benchmark.py", "--which", "load", "--iters", "3", "--clients", "2", "--device", "cpu",
@@ -395,6 +397,7 @@ def test_the_load_figure(model_files):
 
 
 # ------------------------------------------------------------------------------------------------ the command
+@pytest.mark.multiprocess
 def test_the_command_serves_the_page_and_stops_on_ctrl_c(tmp_path):
     command = [sys.executable, os.path.join(REPO, "tools", "serve.py"), "--model_to_load", SHIPPED_LAB, "--port", "0",
                "--device", "cpu"]

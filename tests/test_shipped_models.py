@@ -36,6 +36,7 @@ def test_shipped_model_is_small_and_rebuilds_from_the_file_alone(model_file, spa
 
 
 @pytest.mark.parametrize("model_file", SHIPPED)
+@pytest.mark.slow
 def test_shipped_model_reproduces_its_model_card(model_file):
     comparison = compare_checkpoints([os.path.join(MODELS_DIR, model_file)], "landscape_val", device="cpu",
                                      num_images=0, progress=False)
@@ -45,6 +46,7 @@ def test_shipped_model_reproduces_its_model_card(model_file):
     assert abs(baseline["psnr"] - card_baseline) < 0.1
 
 
+@pytest.mark.slow
 def test_hint_model_reproduces_its_card_along_the_number_of_hints():
     """The card's table against the number of hints: PSNR at each count within 0.1 dB, and 10 hints at least
     1.5 dB above "no color"."""

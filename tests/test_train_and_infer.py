@@ -11,11 +11,17 @@ from conftest import REPO, run_tool
 QUICK = os.path.join(REPO, "configs", "quick", "basic_LAB_quick.yaml")
 
 
+def _data(photo_dir):
+    """The 12 photos of photo_dir for training and validation: the tool runs as on the sample set, in seconds."""
+    return ["DATASETS.TRAIN", f"('{photo_dir}',)", "DATASETS.TEST", f"('{photo_dir}',)"]
+
+
 @pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
+def trained_run(tmp_path_factory, photo_dir):
     root = tmp_path_factory.mktemp("run")
     out, preds = root / "out", root / "preds"
-    result = run_tool("train.py", "--config-file", QUICK, "OUTPUT_DIR", out, "PREDICTIONS_DIR", preds)
+    result = run_tool("train.py", "--config-file", QUICK, "OUTPUT_DIR", out, "PREDICTIONS_DIR", preds,
+                      *_data(photo_dir))
     assert result.returncode == 0, result.stderr[-3000:]
     return out, preds, result
 
@@ -45,27 +51,27 @@ def test_checkpoint_carries_what_rebuilds_the_model(trained_run):
     assert {"model", "optimizer", "scheduler"} <= set(ckpt)
 
 
-def test_resume_starts_at_the_right_epoch(trained_run, tmp_path):
+def test_resume_starts_at_the_right_epoch(trained_run, photo_dir, tmp_path):
     out, _, _ = trained_run
     import shutil
     run = tmp_path / "out"
     shutil.copytree(out, run)
     (run / "last_checkpoint").write_text("model_epoch_0001.pth")
     result = run_tool("train.py", "--config-file", QUICK, "--resume", "OUTPUT_DIR", run,
-                      "PREDICTIONS_DIR", tmp_path / "p")
+                      "PREDICTIONS_DIR", tmp_path / "p", *_data(photo_dir))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "resumed from" in result.stderr and "at epoch 2" in result.stderr
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1, 2]  # epoch 2 redone once, not appended twice
 
 
-def test_without_resume_a_run_starts_fresh(trained_run, tmp_path):
+def test_without_resume_a_run_starts_fresh(trained_run, photo_dir, tmp_path):
     out, _, _ = trained_run
     import shutil
     run = tmp_path / "out"
     shutil.copytree(out, run)
     result = run_tool("train.py", "--config-file", QUICK, "OUTPUT_DIR", run, "PREDICTIONS_DIR", tmp_path / "p",
-                      "SOLVER.MAX_EPOCHS", "1")
+                      "SOLVER.MAX_EPOCHS", "1", *_data(photo_dir))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "resumed" not in result.stderr
     assert "epoch 1/1" in result.stderr or "epoch 1:" in result.stderr

@@ -109,6 +109,7 @@ def _ok(result):
     return result
 
 
+@pytest.mark.slow
 def test_a_clip_keeps_its_frames_size_rate_timestamps_and_sound(clips, runs):
     out, results = runs
     result = _ok(results["pan"])
@@ -133,6 +134,7 @@ def test_a_clip_keeps_its_frames_size_rate_timestamps_and_sound(clips, runs):
     assert not [p for p in os.listdir(out) if p.endswith(".tmp")]
 
 
+@pytest.mark.slow
 def test_stability_lowers_the_flicker_of_a_pan(runs):
     out, results = runs
     _ok(results["pan_frame_by_frame"])
@@ -143,6 +145,7 @@ def test_stability_lowers_the_flicker_of_a_pan(runs):
     assert steady["cdc"] < plain["cdc"]
 
 
+@pytest.mark.slow
 def test_the_onnxruntime_backend_gives_the_same_film(runs):
     """--backend onnxruntime: the checkpoint exported in memory colorizes the same frames as PyTorch (PNG frames,
     within a level of 8-bit rounding) and the flicker figures agree."""
@@ -158,6 +161,7 @@ def test_the_onnxruntime_backend_gives_the_same_film(runs):
     assert a["warp_error_ab"] == pytest.approx(b["warp_error_ab"], rel=0.01)
 
 
+@pytest.mark.slow
 def test_variable_frame_rate_and_pcm_sound_are_kept(clips, runs):
     out, results = runs
     _ok(results["vfr"])
@@ -169,6 +173,7 @@ def test_variable_frame_rate_and_pcm_sound_are_kept(clips, runs):
     assert audio_packets(out / "vfr.mp4")[0][:2] == ("pcm_s16le", 16000)
 
 
+@pytest.mark.slow
 def test_a_sound_track_longer_than_the_picture_is_no_damage(clips, runs):
     out, results = runs
     result = _ok(results["long_sound"])
@@ -179,6 +184,7 @@ def test_a_sound_track_longer_than_the_picture_is_no_damage(clips, runs):
 
 @pytest.mark.parametrize("name, source, codecs", [("webm", "clip.webm", ("vp9", "opus")),
                                                   ("mov", "clip.mov", ("mpeg4", "pcm_s16le"))])
+@pytest.mark.slow
 def test_webm_and_mov_in(clips, runs, name, source, codecs):
     out, results = runs
     _ok(results[name])
@@ -191,6 +197,7 @@ def test_webm_and_mov_in(clips, runs, name, source, codecs):
     assert audio_packets(output) == audio_packets(clips / source)
 
 
+@pytest.mark.slow
 def test_sound_mp4_cannot_hold_is_reencoded_and_mkv_keeps_it(clips, runs):
     out, results = runs
     to_mp4, to_mkv = _ok(results["avi_to_mp4"]), _ok(results["avi_to_mkv"])
@@ -206,6 +213,7 @@ def test_sound_mp4_cannot_hold_is_reencoded_and_mkv_keeps_it(clips, runs):
             assert container.streams.video[0].sample_aspect_ratio == Fraction(10, 11)
 
 
+@pytest.mark.slow
 def test_image_sequences_in_natural_order_and_frames_out(clips, runs):
     out, results = runs
     _ok(results["frames"])
@@ -226,6 +234,7 @@ def test_image_sequences_in_natural_order_and_frames_out(clips, runs):
     np.testing.assert_allclose(times, np.arange(5) / 12, atol=1e-3)
 
 
+@pytest.mark.slow
 def test_a_damaged_video_keeps_the_frames_before_the_damage(clips, runs):
     out, results = runs
     result = results["truncated"]
@@ -269,6 +278,7 @@ def _mean_ab(rgb, x, y, r=5):
     return lab[int(y) - r:int(y) + r, int(x) - r:int(x) + r, 1:].reshape(-1, 2).mean(axis=0)
 
 
+@pytest.mark.slow
 def test_keyframe_hints_color_the_content_through_the_shot_and_stop_at_the_cut(clips, tmp_path):
     """With the shipped hint model: one click on frame 0 turns the clicked content towards its color on every frame
     of the shot, where the content has moved; after the cut the frames are those of a run without hints."""
@@ -320,6 +330,7 @@ def test_the_network_sees_each_hint_where_its_point_has_moved(clips):
     assert x < clicked["x"] - 30
 
 
+@pytest.mark.slow
 def test_the_benchmark_video_figure(tmp_path):
     result = run_tool("benchmark.py", "--config-file", os.path.join(REPO, "configs", "base_config_LAB.yaml"),
                       "--which", "video", "--iters", "6", "--model_to_load", MODEL, env={"OMP_NUM_THREADS": "1"})

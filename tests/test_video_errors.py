@@ -121,6 +121,7 @@ def _wait_for_temp_file(proc, folder):
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.multiprocess
 def test_ctrl_c_and_sigterm_stop_cleanly(long_clip, tmp_path, signum):
     output = tmp_path / "long_colorized.mp4"
     proc = _start(long_clip, output)
@@ -133,6 +134,7 @@ def test_ctrl_c_and_sigterm_stop_cleanly(long_clip, tmp_path, signum):
     assert not (tmp_path / "long_colorized.flicker.json").exists()
 
 
+@pytest.mark.multiprocess
 def test_a_killed_run_leaves_nothing_under_the_final_name(long_clip, inputs, tmp_path):
     output = tmp_path / "clip.mp4"
     proc = _start(long_clip, output)

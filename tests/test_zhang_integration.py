@@ -132,6 +132,7 @@ def _expected_trained(model, arch, head):
 
 @pytest.mark.parametrize("arch", ["eccv16", "siggraph17"])
 @pytest.mark.parametrize("head", ["regression", "classification"])
+@pytest.mark.slow
 def test_forward_backward_reaches_what_the_head_uses(arch, head):
     cfg = load_cfg(None, ["MODEL.ARCH", arch, "MODEL.HEAD", head, "INPUT.SIZE", "64"])
     torch.manual_seed(0)
@@ -155,6 +156,7 @@ def test_forward_backward_reaches_what_the_head_uses(arch, head):
 
 # --- 2. official eccv16 weights: the classification read-out at T = 1 is the official output -----------------
 
+@pytest.mark.slow
 def test_classification_readout_reproduces_official_eccv16(eccv16_official):
     _, state = eccv16_official
     cfg = load_cfg(LARGER_NET_PRETRAINED)
@@ -206,6 +208,7 @@ def test_imagenet_weights_download_once_and_colorize(server, monkeypatch, eccv16
     assert len(requests) == 1  # the second time it comes from the cache
 
 
+@pytest.mark.slow
 def test_inference_tool_on_an_official_weights_file(eccv16_official, photo_path, tmp_path):
     path, _ = eccv16_official
     dst = tmp_path / "colorized.png"
@@ -297,6 +300,7 @@ def quick_runs(train_photos, color_prior_file, tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", QUICK_RUNS)
+@pytest.mark.slow
 def test_quick_classification_run_and_inference(name, quick_runs, photo_path, tmp_path, capsys):
     out = quick_runs[name]
     state = torch.load(out / "model_final.pth", weights_only=True)["model"]
@@ -313,6 +317,7 @@ def test_quick_classification_run_and_inference(name, quick_runs, photo_path, tm
     assert _image_size(dst) == _image_size(photo_path)
 
 
+@pytest.mark.slow
 def test_color_prior_file_is_used_and_checked(quick_runs, color_prior_file):
     out = quick_runs["basic_classification_quick"]
     bins, prior = load_color_prior(color_prior_file)
@@ -338,6 +343,7 @@ sys.exit(rc)
 """
 
 
+@pytest.mark.slow
 def test_12_megapixel_photo_stays_under_3_gb(eccv16_official, photo_path, tmp_path):
     path, _ = eccv16_official
     big = tmp_path / "big.jpg"
@@ -375,6 +381,7 @@ def _colorize(model_path, photo_path, dst, *options):
     return cv2.imread(str(dst)).astype(np.int32)
 
 
+@pytest.mark.slow
 def test_saturation_and_brightness(quick_runs, photo_path, tmp_path):
     out = quick_runs["basic_classification_quick"]
     model = out / "model_final.pth"

@@ -83,6 +83,7 @@ def test_eccv16_forward_backward():
     _assert_all_grads(net)
 
 
+@pytest.mark.slow
 def test_siggraph17_forward_backward():
     torch.manual_seed(1)
     net = SIGGRAPH17Net().train()

@@ -10,7 +10,7 @@ from collections import defaultdict
 
 import torch
 
-from ..data.build import build_data_loader, build_dataset
+from ..data.build import build_data_loader, build_dataset, close_data_loader
 from ..deploy import export_onnx, is_onnx_path, load_onnx_model, save_onnx
 from ..deploy.onnx_quantize import MAX_INT8_PSNR_DROP, calibration_feeds, quantize_int8
 from ..engine.evaluator import evaluate
@@ -81,8 +81,11 @@ def operator_profile(path, settings, x):
 def validation_psnr(models, cfg, dataset):
     """PSNR on the photos of `dataset` of each (label -> model with predict / in_channels / eval)."""
     loader = build_data_loader(cfg, build_dataset(cfg, [dataset], train=False), train=False)
-    return {label: round(evaluate(m, loader, cfg.INPUT.COLOR_SPACE, torch.device("cpu"),
-                                  with_baseline=False)[0]["psnr"], 3) for label, m in models.items()}
+    try:
+        return {label: round(evaluate(m, loader, cfg.INPUT.COLOR_SPACE, torch.device("cpu"),
+                                      with_baseline=False)[0]["psnr"], 3) for label, m in models.items()}
+    finally:
+        close_data_loader(loader)
 
 
 def _timed_rounds(colorizers, photo, workdir, iters):

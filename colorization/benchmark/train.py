@@ -139,15 +139,14 @@ def bench_train(cfg, iters, workdir, peak_tflops=None, train_images=None):
         raise UserError(f"the training data has {train_images} images, fewer than one batch")
     rounds = max(1, math.ceil(iters / per_epoch))
     cfg = bench_cfg(cfg, workdir, **{"SOLVER.MAX_EPOCHS": rounds + 1, "TEST.NUM_TRIPLETS": 0})
-    trainer = Trainer(cfg, hooks=[])
-    device, batch = trainer.device, trainer.train_loader.batch_size
-    bare = BareLoop(trainer.model, cfg, batches_from(trainer.train_set, batch, 4), device)
-    timer = RoundTimer(bare, per_epoch)
-    trainer.hooks.append(timer)
-    bare.run(TRAIN_WARMUP_ITERS)  # warm-up: allocator, first-call kernels
-    trainer.train()
-    loader_runs = time_loader(trainer.train_loader, rounds, first_epoch=trainer.epoch)
-    del trainer  # its data-loader workers exit
+    with Trainer(cfg, hooks=[]) as trainer:
+        device, batch = trainer.device, trainer.train_loader.batch_size
+        bare = BareLoop(trainer.model, cfg, batches_from(trainer.train_set, batch, 4), device)
+        timer = RoundTimer(bare, per_epoch)
+        trainer.hooks.append(timer)
+        bare.run(TRAIN_WARMUP_ITERS)  # warm-up: allocator, first-call kernels
+        trainer.train()
+        loader_runs = time_loader(trainer.train_loader, rounds, first_epoch=trainer.epoch)
 
     gflop = FLOPS_PER_TRAIN_IMAGE * forward_gflop(bare.model, cfg.INPUT.SIZE, device)
     peak = peak_tflops or (peak_tflops_for(torch.cuda.get_device_name(device)) if device.type == "cuda" else None)

@@ -31,7 +31,8 @@ def main(argv=None):
         if not cfg.OUTPUT_DIR:
             cfg.OUTPUT_DIR = default_output_dir(cfg, args.config_file)
         cfg.freeze()
-        Trainer(cfg, resume=args.resume).train()
+        with Trainer(cfg, resume=args.resume) as trainer:
+            trainer.train()
         finished = True
     except NonFiniteLossError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -133,9 +133,20 @@ def worker_init(worker_id):
                          name="sigterm-waiter").start()
 
 
+def close_data_loader(loader):
+    """Ends a data loader's worker processes now. With persistent workers they otherwise live until the loader is
+    garbage collected, which a reference cycle puts off to any later moment, and the collection then waits for
+    each worker in turn. The loader stays usable: its next pass starts new workers."""
+    iterator = getattr(loader, "_iterator", None)
+    loader._iterator = None
+    if iterator is not None and hasattr(iterator, "_shutdown_workers"):
+        iterator._shutdown_workers()
+
+
 def build_data_loader(cfg, dataset, train, rank=0, world_size=1, device_type="cpu"):
     """Training: shuffled per epoch (call loader.sampler.set_epoch), sharded over ranks, full batches only.
-    Evaluation: in order, sharded over ranks."""
+    Evaluation: in order, sharded over ranks. Its workers (DATALOADER.NUM_WORKERS) persist from pass to pass: the
+    owner ends them with close_data_loader."""
     workers = cfg.DATALOADER.NUM_WORKERS
     if train:
         batch = cfg.SOLVER.IMS_PER_BATCH // world_size

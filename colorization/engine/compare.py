@@ -10,7 +10,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..data.paths_catalog import resolve_dataset
-from ..data.build import build_data_loader, build_dataset
+from ..data.build import build_data_loader, build_dataset, close_data_loader
 from ..errors import UserError
 from ..utils.plots import plot_psnr_by_hints, psnr_by_hints
 from ..utils.visualize import header_row, hstack, mark_hints, vstack, write_rgb
@@ -207,9 +207,12 @@ def compare_checkpoints(checkpoints, dataset, config_file=None, device="auto", n
         loader = build_data_loader(data_cfgs[key], datasets[key], train=False, device_type=colorizer.device.type)
         batches = tqdm(loader, desc=name, unit="batch", dynamic_ncols=True, disable=not progress)
         fid = FIDAccumulator(fid_network.to(colorizer.device), colorizer.device) if fid_network else None
-        summary, kept = evaluate(colorizer.model, batches, key[1], colorizer.device, keep_images=num_images,
-                                 hint_counts=colorizer.cfg.TEST.HINT_COUNTS,
-                                 with_baseline=key not in baselines, fid=fid)
+        try:
+            summary, kept = evaluate(colorizer.model, batches, key[1], colorizer.device, keep_images=num_images,
+                                     hint_counts=colorizer.cfg.TEST.HINT_COUNTS,
+                                     with_baseline=key not in baselines, fid=fid)
+        finally:
+            close_data_loader(loader)
         metrics, baseline = _split_baseline(summary)
         count = len(datasets[key])
         if key not in baselines:

@@ -33,10 +33,12 @@ class HookBase:
 
 class ValidationHook(HookBase):
     """Every TEST.EVAL_PERIOD epochs and after the last: metrics of the model and of the "no color" baseline (and
-    their FID with TEST.FID; the Inception network is loaded at the first validation)."""
+    their FID with TEST.FID; the Inception network is loaded at the first validation). The baseline depends on the
+    validation photos only: it is computed at the first validation of a data set and reused after."""
 
     def __init__(self):
         self.fid_network = None
+        self._baseline = (None, {})  # (validation data set, its "baseline_" entries)
 
     def _fid(self, trainer):
         if not trainer.cfg.TEST.FID:
@@ -49,10 +51,16 @@ class ValidationHook(HookBase):
         cfg = trainer.cfg
         if not (trainer.epoch % cfg.TEST.EVAL_PERIOD == 0 or trainer.is_last_epoch):
             return
+        dataset = trainer.val_loader.dataset
+        known = self._baseline[0] is dataset
         summary, epoch.kept = evaluate(trainer.model, trainer.val_loader, cfg.INPUT.COLOR_SPACE, trainer.device,
                                        keep_images=cfg.TEST.NUM_TRIPLETS if trainer.dist.is_main else 0,
                                        amp_dtype=trainer.amp_dtype, hint_counts=cfg.TEST.HINT_COUNTS,
-                                       fid=self._fid(trainer))
+                                       with_baseline=not known, fid=self._fid(trainer))
+        if known:
+            summary.update(self._baseline[1])
+        else:
+            self._baseline = (dataset, {k: v for k, v in summary.items() if k.startswith("baseline_")})
         trainer.last_metrics = summary
         epoch.record.update({f"val_{k}": v for k, v in summary.items()})
         trainer.logger.info(

@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from ..checkpoint import (CHECKPOINT_FORMAT, build_model_with_weights, check_checkpoint, color_constants,
                           last_checkpoint, load_checkpoint, load_model_weights, save_checkpoint)
-from ..data.build import build_data_loader, build_dataset
+from ..data.build import build_data_loader, build_dataset, close_data_loader
 from ..modeling import build_model
 from ..solver.build import build_lr_scheduler, build_optimizer
 from ..utils.allocator import keep_freed_memory
@@ -32,11 +32,40 @@ class NonFiniteLossError(RuntimeError):
 
 
 class Trainer:
-    """Trainer(cfg, resume, hooks).train(). hooks: the end-of-epoch work (default_hooks(); the benchmark passes
-    its own timers instead)."""
+    """`with Trainer(cfg, resume, hooks) as trainer: trainer.train()`. hooks: the end-of-epoch work (default_hooks();
+    the benchmark passes its own timers instead). close() (or leaving the `with` block) ends the data loaders'
+    worker processes and the TensorBoard writer."""
 
     def __init__(self, cfg, resume=False, hooks=None):
         self.cfg = cfg
+        self.train_loader = self.val_loader = self.events = None  # what close() ends, once built
+        try:
+            self._build(resume, hooks)
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def close(self):
+        """Ends the worker processes and the event writer now, and lets go of the DistributedDataParallel wrappers
+        (they hold the process group, which cleanup() then shuts down); idempotent. The trainer's state and its
+        bare model stay readable."""
+        for loader in (self.train_loader, self.val_loader):
+            if loader is not None:
+                close_data_loader(loader)
+        if self.events is not None:
+            self.events.close()
+        if hasattr(self, "ddp_model"):
+            self.ddp_model = self.model
+            self.objective.ddp_discriminator = self.objective.discriminator
+
+    def _build(self, resume, hooks):
+        cfg = self.cfg
         self._setup_environment()
         self._build_data()
         resume_path = self._find_resume_checkpoint(resume)
@@ -239,7 +268,6 @@ class Trainer:
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
-            self.events.close()
         final = os.path.join(self.output_dir, "model_final.pth")
         self.logger.info("done; final model %s", final) if os.path.isfile(final) else self.logger.info("done")
         return self.last_metrics

@@ -2,6 +2,7 @@
 that also works on CPU (gloo)."""
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -41,12 +42,25 @@ def barrier():
         dist.barrier()
 
 
+EXIT_WAIT_SECONDS = 300
+
+
 def cleanup(wait_for_all=False):
-    """Leave the process group. wait_for_all (a run that ended the same way on every process): first wait for
-    all of them, since gloo can abort a process that tears the group down while another one still uses it."""
+    """Leave the process group. wait_for_all (a run that ended the same way on every process): first wait until
+    every process is done with the group.
+
+    A collective can return on one process while its last message to another is still on the wire (gloo's
+    barrier too), and destroy_process_group shuts gloo's connections down at once: a process that left right
+    after the barrier could cut the message its peer was still reading, which then failed ("Connection reset
+    by peer" / "closed by peer") now and then, depending on timing. So after the barrier each process marks
+    itself done in the rendezvous store (the key-value server that torchrun runs, not a gloo connection) and
+    waits for every other mark: then no process can still be reading."""
     if dist.is_available() and dist.is_initialized():
         if wait_for_all:
-            dist.barrier()
+            dist.barrier()  # on CUDA, NCCL's queued work is finished too
+            store, world = dist.distributed_c10d._get_default_store(), dist.get_world_size()
+            store.set(f"colorization_done/{dist.get_rank()}", "1")
+            store.wait([f"colorization_done/{r}" for r in range(world)], timedelta(seconds=EXIT_WAIT_SECONDS))
         dist.destroy_process_group()
 
 
