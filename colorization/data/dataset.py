@@ -71,7 +71,7 @@ class ColorizationDataset(Dataset):
     def __init__(self, spec, color_space, size, val_fraction, gray_threshold, train=False,
                  crop_scale=(1.0, 1.0), hflip_prob=0.0, seed=0, hints=None, min_colorfulness=0.0, color_enhance=1.0):
         self.spec = spec
-        self.source = open_source(spec.source)
+        self.source = open_source(spec.source, spec.root)
         self.color_space = color_space
         self.size = size
         self.train = train

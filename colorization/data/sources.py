@@ -1,8 +1,10 @@
-"""Image sources: a folder searched recursively, or a .zip read member by member without extracting it."""
+"""Image sources: a folder searched recursively, a .zip read member by member without extracting it, or a list file
+(list_source.py)."""
 import os
 import zipfile
 
 from .image_io import is_image_name
+from .list_source import LIST_EXTENSION, ListSource
 
 
 class FolderSource:
@@ -54,9 +56,12 @@ class ZipSource:
         return {"path": self.path, "_zip": None, "_pid": None}
 
 
-def open_source(path):
+def open_source(path, root=""):
+    """A folder, a .zip, or a list file (.txt) of photos under `root` (default: the list's folder)."""
     if os.path.isdir(path):
         return FolderSource(path)
+    if path.lower().endswith(LIST_EXTENSION):
+        return ListSource(path, root or None)
     try:
         zf = ZipSource(path)
         zf.list_images()
