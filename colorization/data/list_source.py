@@ -45,12 +45,14 @@ class ListSource:
         self.header, self.paths = read_photo_list(list_path)
         self._by_file_name = None  # file name -> path under root, built on the first path not found where listed
 
-    def list_images(self):
-        missing = [p for p in self.paths if self._locate(p) is None]
+    def list_images(self, limit=0):
+        """The listed paths (the first `limit` only, when given), all of which must be there."""
+        paths = self.paths[:limit] if limit else self.paths
+        missing = [p for p in paths if self._locate(p) is None]
         if missing:
-            raise UserError(f"{len(missing)} of the {len(self.paths)} photos listed in {self.list_path} are not under "
+            raise UserError(f"{len(missing)} of the {len(paths)} photos listed in {self.list_path} are not under "
                             f"{self.root} (first: {missing[0]}); put the complete data set there")
-        return list(self.paths)
+        return list(paths)
 
     def _locate(self, name):
         path = name if os.path.isabs(name) else os.path.join(self.root, name)
