@@ -55,7 +55,7 @@ class ProtocolData:
     source: object
     names: list
     location: str  # the folder (and list) the photos come from
-    list_sha256: str  # of the names, one a line (the list header's sha256 for a whole list)
+    list_sha256: str  # of the whole data set's names, one a line (a shipped list's header sha256), --limit or not
     expected: int  # the number of photos the protocol's data set has (0: not fixed)
 
     @property
@@ -68,7 +68,10 @@ def open_protocol_data(protocol, limit=0):
     or a whole folder that does not hold the expected number of photos are errors naming what to do."""
     spec = resolve_dataset(protocol.dataset)
     source = open_source(spec.source, spec.root)
-    names = source.list_images(limit) if isinstance(source, ListSource) else source.list_images()
+    if isinstance(source, ListSource):
+        names, every_name = source.list_images(limit), source.paths
+    else:
+        names = every_name = source.list_images()
     expected = DATASETS.get(protocol.dataset, {}).get("count", 0)
     download = DATASETS.get(protocol.dataset, {}).get("download")
     where = spec.root or spec.source
@@ -81,7 +84,7 @@ def open_protocol_data(protocol, limit=0):
                         f"{expected}: put the complete data set there" + (f" ({download})" if download else "") +
                         ", or evaluate its first N photos with --limit N (not comparable with published rows)")
     location = f"{spec.source} under {spec.root}" if isinstance(source, ListSource) else spec.source
-    return ProtocolData(protocol, source, names, location, paths_sha256(names), expected)
+    return ProtocolData(protocol, source, names, location, paths_sha256(every_name), expected)
 
 
 class _Photos(Dataset):
