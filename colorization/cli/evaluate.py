@@ -54,7 +54,7 @@ def parse_args(argv=None):
     p.add_argument("--fid_weights", default=None, metavar="SPEC",
                    help="the Inception weights of FID: pytorch_fid (pytorch-fid's file; default of --fid), "
                         "torchvision_1a9a5a14 (torchvision's earlier file, the published tables' FID; default of "
-                        "--protocol), a URL or a .pth path")
+                        "--protocol), a URL or a .pth path; none: --protocol without FID")
     protocol = p.add_argument_group("--protocol options")
     protocol.add_argument("--limit", type=int, default=0, metavar="N",
                           help="only the first N photos of each data set (a quick check or a timing; the report marks "

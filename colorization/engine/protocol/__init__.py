@@ -37,7 +37,8 @@ def _weights_sha256(spec):
 def evaluate_protocols(names, checkpoints, display_names, config_file=None, device="auto", backend="auto",
                        fid_weights="torchvision_1a9a5a14", cache_dir="", batch_size=32, workers=2, limit=0,
                        progress=True):
-    """Runs each protocol in `names` for every checkpoint; returns the report (a dict: "protocols", "record")."""
+    """Runs each protocol in `names` for every checkpoint; returns the report (a dict: "protocols", "record").
+    fid_weights: see build_fid_network, or "none" (no FID: where the Inception weights cannot be had)."""
     datas = [open_protocol_data(PROTOCOLS[n], limit) for n in names]  # missing data fails before any model loads
     models = []
     for name, path in zip(display_names, checkpoints):
@@ -46,9 +47,12 @@ def evaluate_protocols(names, checkpoints, display_names, config_file=None, devi
                                                                                       torch.nn.Module) else 0
         models.append(ModelRun(name, path, _weights_sha256(path), colorizer, params))
     fid_device = models[0].colorizer.device
-    fid_network = build_fid_network(fid_weights, fid_device)
-    fid = {"weights": fid_weights, "sha256": fid_weights_sha256(fid_weights),
-           "network": FID_NETWORKS[type(fid_network).__name__]}
+    if fid_weights.strip().lower() == "none":
+        fid_network, fid = None, {"weights": "none", "sha256": "none", "network": "FID not computed"}
+    else:
+        fid_network = build_fid_network(fid_weights, fid_device)
+        fid = {"weights": fid_weights, "sha256": fid_weights_sha256(fid_weights),
+               "network": FID_NETWORKS[type(fid_network).__name__]}
     results = []
     for data in datas:
         folder = os.path.join(cache_dir, f"{data.protocol.name}-{data.list_sha256[:12]}-fid{fid['sha256'][:12]}")

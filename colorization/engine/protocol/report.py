@@ -89,9 +89,11 @@ def protocol_markdown(entry):
 def report_markdown(report):
     record = report["record"]
     fid = record["fid"]
+    fid_text = (f"FID: Inception v3 weights `{fid['weights']}` (sha256 {fid['sha256']}), {fid['network']}; 2048-d "
+                f"pool features of the colorized photos against the originals at 256x256." if fid["weights"] != "none"
+                else "FID: not computed (--fid_weights none).")
     head = ["## Evaluation protocol report", "",
-            f"FID: Inception v3 weights `{fid['weights']}` (sha256 {fid['sha256']}), {fid['network']}; 2048-d pool "
-            f"features of the colorized photos against the originals at 256x256. CF: {CF_VARIANT}. |ΔCF|: |mean CF of "
+            f"{fid_text} CF: {CF_VARIANT}. |ΔCF|: |mean CF of "
             f"the colorized photos - mean CF of the originals|. PSNR and SSIM (Gaussian window 11, σ 1.5) on 8-bit "
             f"RGB, per photo then averaged; L1 ab in LAB units. Each photo is made gray and colorized at 256x256 "
             f"through the model's own pipeline (its L at the model's input size, ab upsampled under the photo's L).",

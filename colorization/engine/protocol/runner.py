@@ -158,6 +158,8 @@ def _rgb_metrics(pred, target, target_ab, device):
 
 
 def _features(fid_network, rgb, device):
+    if fid_network is None:  # --fid_weights none
+        return np.zeros((len(rgb), FID_FEATURES), np.float32)
     with torch.no_grad():
         x = torch.from_numpy(rgb).permute(0, 3, 1, 2).to(device).float() / 255.0
         return fid_network(x).cpu().numpy().astype(np.float32)
@@ -206,7 +208,8 @@ def _pending(cache, chunks):
 
 def run_protocol(data, models, fid_network, fid_device, cache_dir, batch_size=32, workers=2, progress=True):
     """Evaluates every ModelRun on the photos of `data` (ProtocolData); returns a ProtocolResult. The FID features
-    come from fid_network on fid_device; results are cached under cache_dir (see the module's docstring)."""
+    come from fid_network on fid_device (None: no FID); results are cached under cache_dir (see the module's
+    docstring)."""
     start = time.time()
     chunks = -(-len(data.names) // CHUNK)
     originals = _ChunkCache(os.path.join(cache_dir, "originals"), data.names)
@@ -221,7 +224,7 @@ def run_protocol(data, models, fid_network, fid_device, cache_dir, batch_size=32
                            data.protocol.name, cache.folder)
         _compute(data, model, todo, cache, originals, fid_network, fid_device, batch_size, workers,
                  progress, done)
-    rows, gray, unreadable = _summaries(data, models, originals, chunks)
+    rows, gray, unreadable = _summaries(data, models, originals, chunks, fid_network is not None)
     return ProtocolResult(data, rows, models, gray, unreadable, from_cache, time.time() - start)
 
 
@@ -288,7 +291,7 @@ def _concat(parts):
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
-def _summaries(data, models, originals, chunks):
+def _summaries(data, models, originals, chunks, with_fid):
     """[(row name, metrics)] for each model and the baseline, and the gray and unreadable counts."""
     loaded = [originals.load(c) for c in range(chunks)]
     ok = np.concatenate([c["ok"] for c in loaded])
@@ -299,8 +302,8 @@ def _summaries(data, models, originals, chunks):
     for model in models:
         cache = _ChunkCache(os.path.join(os.path.dirname(originals.folder), model.cache_name), data.names)
         parts = [cache.load(c) for c in range(chunks)]
-        rows.append((model.name, _row(parts, "", target_cf, target_moments, ok)))
-    rows.append(("no color", _row(loaded, "baseline_", target_cf, target_moments, ok)))
+        rows.append((model.name, _row(parts, "", target_cf, target_moments, ok, with_fid)))
+    rows.append(("no color", _row(loaded, "baseline_", target_cf, target_moments, ok, with_fid)))
     return rows, gray, int((~ok).sum())
 
 
@@ -312,13 +315,13 @@ def _moments(feature_blocks):
     return moments
 
 
-def _row(parts, prefix, target_cf, target_moments, ok):
+def _row(parts, prefix, target_cf, target_moments, ok, with_fid):
     values = {name: np.concatenate([p[prefix + name] for p in parts])[ok] for name in PHOTO_METRICS}
     row = {name: float(v.mean()) for name, v in values.items()}
     row["colorfulness_gap"] = metrics.colorfulness_gap(row["colorfulness"], target_cf)
     row["target_colorfulness"] = target_cf
     moments = _moments(p[prefix + "features"][p["ok"]] for p in parts)
     row["fid"] = (metrics.frechet_distance(*moments.mean_cov(), *target_moments.mean_cov())
-                  if moments.count > 1 else None)
+                  if with_fid and moments.count > 1 else None)
     row["images"] = int(ok.sum())
     return row
