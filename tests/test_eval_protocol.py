@@ -306,9 +306,10 @@ def test_command_line(protocol_run, data_root, inception_file, tmp_path, monkeyp
     monkeypatch.setenv(DATA_DIR_ENV, str(data_root))
     tool = os.path.join(REPO, "tools", "evaluate.py")
     common = ["--model_to_load", MODEL, "--device", "cpu", "--fid_weights", inception_file, "--workers", "0"]
+    rgb_model = os.path.join(REPO, "models", "landscape_train", "basic_RGB.pth")
     results = run_tools_in_one_process({
         "ok": [tool, "--protocol", "imagenet_val5k", "--limit", "1", "--cache", cache, "--output", tmp_path / "out",
-               *common],
+               *common[:2], rgb_model, *common[2:]],
         "count": [tool, "--protocol", "all", "--output", tmp_path / "bad", *common],
         "unknown": [tool, "--protocol", "imagenet", *common],
         "both": [tool, "--protocol", "all", "--dataset", "everyday_test", *common],
@@ -317,9 +318,12 @@ def test_command_line(protocol_run, data_root, inception_file, tmp_path, monkeyp
     assert ok["returncode"] == 0, ok["stderr"][-2000:]
     assert "| basic_LAB |" in ok["stdout"] and "| CIC (Zhang ECCV16) | 32.2 M | 8.72 |" in ok["stdout"]
     assert (tmp_path / "out" / "report.md").is_file() and (tmp_path / "out" / "report.json").is_file()
-    # Its first photo is the first chunk the fixture's run left in the cache.
-    assert json.loads((tmp_path / "out" / "report.json").read_text())["protocols"][0]["images_from_cache"] == {
-        "basic_LAB": 1}
+    # Its first photo is the first chunk the fixture's run left in the cache; the second model reuses the originals'.
+    entry = json.loads((tmp_path / "out" / "report.json").read_text())["protocols"][0]
+    assert entry["images_from_cache"] == {"basic_LAB": 1, "basic_RGB": 0}
+    assert [r["name"] for r in entry["rows"][:3]] == ["basic_LAB", "basic_RGB", "no color"]
+    assert entry["rows"][1]["metrics"]["psnr"] != entry["rows"][0]["metrics"]["psnr"]
+    assert entry["rows"][1]["metrics"]["fid"] is None  # one photo: no covariance
     for name, message in (("count", "4997 of the 5000 photos listed"), ("unknown", "unknown --protocol 'imagenet'"),
                           ("both", "not allowed with argument")):
         result = results[name]

@@ -239,24 +239,27 @@ def _compute(data, model, todo, cache, originals, fid_network, fid_device, batch
     bar = tqdm(total=len(data.names), initial=done, desc=f"{data.protocol.name} {model.name}", unit="img",
                dynamic_ncols=True, disable=not progress)
     parts = {}  # chunk -> {"model": [...], "originals": [...]}
+    original_done = {c for c in todo if originals.load(c) is not None}  # computed for another model
     for items in loader:
         chunk = items[0][0] // CHUNK
         ok = [(i, rgb, gray) for i, rgb, gray in items if rgb is not None]
-        model_part, original_part = _evaluate_batch(items, ok, colorizer, fid_network, fid_device)
+        model_part, original_part = _evaluate_batch(items, ok, colorizer, fid_network, fid_device,
+                                                    chunk not in original_done)
         entry = parts.setdefault(chunk, {"model": [], "originals": []})
         entry["model"].append(model_part)
         entry["originals"].append(original_part)
         if sum(len(p["index"]) for p in entry["model"]) == len(cache.names_of(chunk)):
             cache.save(chunk, _concat(entry["model"]))
-            if originals.load(chunk) is None:
+            if chunk not in original_done:
                 originals.save(chunk, _concat(entry["originals"]))
             del parts[chunk]
         bar.update(len(items))
     bar.close()
 
 
-def _evaluate_batch(items, ok, colorizer, fid_network, fid_device):
-    """Per-photo arrays of one batch for the model's cache and the originals' (unreadable photos: ok False, zeros)."""
+def _evaluate_batch(items, ok, colorizer, fid_network, fid_device, with_originals):
+    """Per-photo arrays of one batch for the model's cache and (with_originals) the originals' (unreadable photos: ok
+    False, zeros)."""
     n = len(items)
     model_part = {"index": np.array([i for i, _, _ in items]), "ok": np.array([rgb is not None for _, rgb, _ in items])}
     original_part = dict(model_part, gray=np.array([bool(g) for _, _, g in items]))
@@ -277,6 +280,8 @@ def _evaluate_batch(items, ok, colorizer, fid_network, fid_device):
     for name, values in _rgb_metrics(pred, target, target_ab, colorizer.device).items():
         model_part[name][where] = values
     model_part["features"][where] = _features(fid_network, pred, fid_device)
+    if not with_originals:
+        return model_part, original_part
     baseline = np.stack([_no_color(x) for x in target])
     for name, values in _rgb_metrics(baseline, target, target_ab, colorizer.device).items():
         original_part[f"baseline_{name}"][where] = values
@@ -291,37 +296,48 @@ def _concat(parts):
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
+class _RowSums:
+    """One row's per-photo metric values and feature moments, gathered chunk by chunk (features are not kept)."""
+
+    def __init__(self):
+        self.values = {name: [] for name in PHOTO_METRICS}
+        self.moments = FeatureMoments("cpu")
+
+    def add(self, part, prefix, ok):
+        for name in PHOTO_METRICS:
+            self.values[name].append(part[prefix + name][ok])
+        self.moments.add(torch.from_numpy(part[prefix + "features"][ok]))
+
+    def row(self, target_cf, target_moments, with_fid):
+        row = {name: float(np.concatenate(v).mean()) for name, v in self.values.items()}
+        row["colorfulness_gap"] = metrics.colorfulness_gap(row["colorfulness"], target_cf)
+        row["target_colorfulness"] = target_cf
+        row["fid"] = (metrics.frechet_distance(*self.moments.mean_cov(), *target_moments.mean_cov())
+                      if with_fid and self.moments.count > 1 else None)
+        row["images"] = self.moments.count
+        return row
+
+
 def _summaries(data, models, originals, chunks, with_fid):
-    """[(row name, metrics)] for each model and the baseline, and the gray and unreadable counts."""
-    loaded = [originals.load(c) for c in range(chunks)]
-    ok = np.concatenate([c["ok"] for c in loaded])
-    gray = int(np.concatenate([c["gray"] for c in loaded])[ok].sum())
-    target_cf = float(np.concatenate([c["target_colorfulness"] for c in loaded])[ok].mean())
-    target_moments = _moments(c["features"][c["ok"]] for c in loaded)
-    rows = []
-    for model in models:
-        cache = _ChunkCache(os.path.join(os.path.dirname(originals.folder), model.cache_name), data.names)
-        parts = [cache.load(c) for c in range(chunks)]
-        rows.append((model.name, _row(parts, "", target_cf, target_moments, ok, with_fid)))
-    rows.append(("no color", _row(loaded, "baseline_", target_cf, target_moments, ok, with_fid)))
-    return rows, gray, int((~ok).sum())
-
-
-def _moments(feature_blocks):
-    moments = FeatureMoments("cpu")
-    for block in feature_blocks:
-        if len(block):
-            moments.add(torch.from_numpy(block))
-    return moments
-
-
-def _row(parts, prefix, target_cf, target_moments, ok, with_fid):
-    values = {name: np.concatenate([p[prefix + name] for p in parts])[ok] for name in PHOTO_METRICS}
-    row = {name: float(v.mean()) for name, v in values.items()}
-    row["colorfulness_gap"] = metrics.colorfulness_gap(row["colorfulness"], target_cf)
-    row["target_colorfulness"] = target_cf
-    moments = _moments(p[prefix + "features"][p["ok"]] for p in parts)
-    row["fid"] = (metrics.frechet_distance(*moments.mean_cov(), *target_moments.mean_cov())
-                  if with_fid and moments.count > 1 else None)
-    row["images"] = int(ok.sum())
-    return row
+    """[(row name, metrics)] for each model and the "no color" baseline, and the gray and unreadable counts; reads
+    the cache one chunk at a time."""
+    caches = [_ChunkCache(os.path.join(os.path.dirname(originals.folder), m.cache_name), data.names) for m in models]
+    sums = [_RowSums() for _ in models]
+    baseline, target_moments = _RowSums(), FeatureMoments("cpu")
+    gray, unreadable, target_cf = 0, 0, []
+    for chunk in range(chunks):
+        original = originals.load(chunk)
+        ok = original["ok"]
+        gray += int(original["gray"][ok].sum())
+        unreadable += int((~ok).sum())
+        target_cf.append(original["target_colorfulness"][ok])
+        target_moments.add(torch.from_numpy(original["features"][ok]))
+        baseline.add(original, "baseline_", ok)
+        for cache, row in zip(caches, sums):
+            row.add(cache.load(chunk), "", ok)
+    if target_moments.count == 0:
+        raise UserError(f"none of the {len(data.names)} photos of {data.location} could be read")
+    mean_cf = float(np.concatenate(target_cf).mean())
+    rows = [(m.name, row.row(mean_cf, target_moments, with_fid)) for m, row in zip(models, sums)]
+    rows.append(("no color", baseline.row(mean_cf, target_moments, with_fid)))
+    return rows, gray, unreadable
