@@ -7,6 +7,7 @@ import torch
 
 from ...checkpoint.download import file_sha256
 from ...errors import UserError
+from ...modeling.registry import get_model_entry
 from ..fid import build_fid_network, fid_weights_sha256
 from ..predictor import Colorizer
 from .published import ALL, PROTOCOLS
@@ -28,10 +29,14 @@ def protocol_names(name):
     return [name]
 
 
-def _weights_sha256(spec):
+def _weights_sha256(spec, arch):
+    """SHA-256 of the weights file `spec` names: a file's own; a published name's from the model registry."""
     if os.path.isfile(spec):
         return file_sha256(spec)
-    return hashlib.sha256(spec.encode("utf-8")).hexdigest()  # a published name: what it names is fixed
+    entry = get_model_entry(arch).weights.get(spec.strip().lower())
+    if entry is not None and entry.sha256:
+        return entry.sha256
+    return hashlib.sha256(spec.encode("utf-8")).hexdigest()  # a URL: the file it names is fixed by its hash check
 
 
 def evaluate_protocols(names, checkpoints, display_names, config_file=None, device="auto", backend="auto",
@@ -45,7 +50,7 @@ def evaluate_protocols(names, checkpoints, display_names, config_file=None, devi
         colorizer = Colorizer.from_checkpoint(path, config_file, device, backend)
         params = sum(p.numel() for p in colorizer.model.parameters()) if isinstance(colorizer.model,
                                                                                       torch.nn.Module) else 0
-        models.append(ModelRun(name, path, _weights_sha256(path), colorizer, params))
+        models.append(ModelRun(name, path, _weights_sha256(path, colorizer.cfg.MODEL.ARCH), colorizer, params))
     fid_device = models[0].colorizer.device
     if fid_weights.strip().lower() == "none":
         fid_network, fid = None, {"weights": "none", "sha256": "none", "network": "FID not computed"}

@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from ... import metrics
+from ...config import get_cfg
 from ...data import color
 from ...data.image_io import ImageDecodeError, decode_image
 from ...data.list_source import ListSource, paths_sha256
@@ -32,8 +33,8 @@ logger = logging.getLogger(__name__)
 
 # Photos per cache file: what a kill loses at most.
 CHUNK = 250
-# A photo whose 99th-percentile chroma stays below this is counted as gray (DATASETS.GRAY_CHROMA_THRESHOLD's default).
-GRAY_CHROMA = 4.0
+# A photo whose 99th-percentile chroma stays below this is counted as gray: the threshold training drops them by.
+GRAY_CHROMA = get_cfg().DATASETS.GRAY_CHROMA_THRESHOLD
 # Per-photo values of a colorization (and of the baseline) kept in the cache.
 PHOTO_METRICS = ("psnr", "ssim", "colorfulness", "l1_ab")
 
