@@ -14,7 +14,8 @@ setup(
     description="Config-driven PyTorch framework that learns to colorize grayscale photographs",
     packages=find_packages(include=["colorization", "colorization.*"]),
     # The web page (HTML, JavaScript, CSS) is served from the installed package.
-    package_data={"colorization.serve": ["static/*"]},
+    # The photo lists of the published evaluation protocol are read from the installed package.
+    package_data={"colorization.serve": ["static/*"], "colorization.data": ["lists/*.txt"]},
     python_requires=">=3.9",
     # The same commands as tools/*.py (python tools/train.py ... keeps working from a checkout).
     entry_points={

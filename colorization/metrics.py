@@ -123,13 +123,20 @@ def ssim(pred_rgb: torch.Tensor, target_rgb: torch.Tensor) -> torch.Tensor:
     return (num / den).flatten(1).mean(dim=1)
 
 
-def colorfulness(rgb: torch.Tensor) -> torch.Tensor:
-    """Hasler & Suesstrunk (2003) colorfulness per image of 0..255 RGB (population std); (B, 3, H, W) -> (B,)."""
+def colorfulness(rgb: torch.Tensor, absolute: bool = False) -> torch.Tensor:
+    """Hasler & Suesstrunk (2003) colorfulness per image of 0..255 RGB (population std); (B, 3, H, W) -> (B,).
+
+    absolute=True: the variant of the published colorization tables (DDColor's basicsr/metrics/colorfulness.py and
+    the common implementation), rg = |R - G| and yb = |(R + G)/2 - B|; the paper has no absolute values. The two
+    give different numbers, so a report names the one it uses.
+    """
     _check_rgb(rgb, "colorfulness")
     x = _f32(rgb)
     r, g, bl = x[:, 0], x[:, 1], x[:, 2]
     rg = (r - g).flatten(1)
     yb = (0.5 * (r + g) - bl).flatten(1)
+    if absolute:
+        rg, yb = rg.abs(), yb.abs()
     var_rg, mean_rg = torch.var_mean(rg, dim=1, correction=0)
     var_yb, mean_yb = torch.var_mean(yb, dim=1, correction=0)
     return torch.sqrt(var_rg + var_yb) + 0.3 * torch.sqrt(mean_rg.square() + mean_yb.square())

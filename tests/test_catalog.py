@@ -28,7 +28,7 @@ def test_data_dir_env_variable_missing_source_is_named(tmp_path, monkeypatch):
 
 def test_unknown_name_lists_known_names_and_how_to_add():
     with pytest.raises(UserError) as e:
-        resolve_dataset("imagenet_val")
+        resolve_dataset("imagenet_val9k")
     msg = str(e.value)
     assert "landscape_train" in msg and "landscape_val" in msg and "paths_catalog.py" in msg
 

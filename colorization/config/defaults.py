@@ -205,8 +205,9 @@ _C.TEST.HINT_COUNTS = Ints((0, 1, 2, 5, 10, 20), ge=0)
 # Also report FID (Frechet Inception Distance, predictions against targets) at each validation. FID on a few hundred
 # images or fewer is biased upwards: compare runs on the same images only.
 _C.TEST.FID = Bool(False)
-# The Inception weights of FID: "pytorch_fid" (pytorch-fid's TensorFlow-ported file, downloaded once, SHA-256
-# checked), a URL or a local .pth path in that layout.
+# The Inception weights of FID: "pytorch_fid" (pytorch-fid's TensorFlow-ported file), "torchvision_1a9a5a14"
+# (torchvision's earlier file, the published colorization tables' FID; docs/evaluation.md), each downloaded once and
+# SHA-256 checked, or a URL or a local .pth path in either layout.
 _C.TEST.FID_WEIGHTS = Text("pytorch_fid", nonempty=True)
 
 # ---------------------------------------------------------------------------

@@ -37,7 +37,7 @@ class ColorizationDataset(Dataset):
                  crop_scale=(1.0, 1.0), hflip_prob=0.0, seed=0, hints=None, min_colorfulness=0.0, color_enhance=1.0,
                  screening_workers=0):
         self.spec = spec
-        self.source = open_source(spec.source)
+        self.source = open_source(spec.source, spec.root)
         self.color_space = color_space
         self.size = size
         self.train = train

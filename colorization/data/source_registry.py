@@ -40,9 +40,10 @@ def source_kinds():
     return ", ".join(t.what for t in SOURCE_TYPES.values())
 
 
-def open_source(path):
-    """The image source at `path`, opened by the type that claims it; UserError when no type does."""
+def open_source(path, root=""):
+    """The image source at `path`, opened by the type that claims it; UserError when no type does. root: the folder a
+    list of photos is relative to (a catalog entry's; "" for the type's own default)."""
     kind = source_type_of(path)
     if kind is None:
         raise UserError(f"{path} is not an image source; give {source_kinds()}")
-    return kind.opener(path)
+    return kind.opener(path, root=root) if root else kind.opener(path)

@@ -1,24 +1,52 @@
-"""FID of colorized images against their targets: pytorch-fid's Inception v3 (colorization/modeling/inception.py)
-computes 2048-d features batch by batch on the model's device; only sums (mean and covariance) are kept, so that the
+"""FID of colorized images against their targets: an Inception v3 (colorization/modeling/inception.py; pytorch-fid's
+or torchvision's layout, chosen by the weights) computes 2048-d features batch by batch on the model's device; only sums (mean and covariance) are kept, so that the
 statistics of several processes add up and no feature list grows with the data set."""
+import os
+
 import torch
 
 from .. import metrics
-from ..checkpoint import load_published_network
-from ..modeling.inception import FID_FEATURES, FID_INCEPTION_WEIGHTS, FIDInceptionV3
+from ..checkpoint import load_official_state_dict, resolve_published
+from ..checkpoint.download import fetch_weights, file_sha256
+from ..checkpoint.weights import is_url
+from ..modeling.inception import (FID_FEATURES, FID_INCEPTION_WEIGHTS, TORCHVISION_INCEPTION_WEIGHTS, FIDInceptionV3,
+                                  TorchvisionInceptionV3)
 
 # FID on fewer images is biased upwards (the covariance of 2048-d features is poorly estimated): below this many the
 # reports say so. pytorch-fid recommends at least 2048; papers use 5k to 50k.
 FID_RELIABLE_IMAGES = 2048
 
 
+# Every name the FID weights may be given by: pytorch-fid's file (FIDInceptionV3) and torchvision's earlier file
+# (TorchvisionInceptionV3, the published colorization tables' FID).
+FID_WEIGHTS = {**FID_INCEPTION_WEIGHTS, **TORCHVISION_INCEPTION_WEIGHTS}
+
+
 def build_fid_network(spec, device):
-    """The Inception network of FID with the weights spec names (see TEST.FID_WEIGHTS), in eval mode on device."""
-    net = load_published_network(FIDInceptionV3(), spec, FID_INCEPTION_WEIGHTS, what="FID weights")
+    """The Inception network of FID with the weights spec names (see TEST.FID_WEIGHTS), in eval mode on device: a
+    file with torchvision's auxiliary classifier (AuxLogits.*) gets TorchvisionInceptionV3, any other
+    FIDInceptionV3."""
+    state = resolve_published(spec, FID_WEIGHTS, what="FID weights")
+    net = TorchvisionInceptionV3() if any(k.startswith("AuxLogits.") for k in state) else FIDInceptionV3()
+    load_official_state_dict(net, state, f"FID weights {spec}")
     return net.eval().requires_grad_(False).to(device)
 
 
-class _Moments:
+def fid_weights_sha256(spec):
+    """SHA-256 of the file the FID weights spec names (after build_fid_network fetched it: a cache hit)."""
+    entry = FID_WEIGHTS.get(spec.strip().lower())
+    if entry is not None:
+        path = fetch_weights(entry.url, entry.sha256 or None, progress=False)
+    elif is_url(spec):
+        path = fetch_weights(spec, None, progress=False)
+    else:
+        path = os.path.expanduser(spec)
+    return file_sha256(path)
+
+
+class FeatureMoments:
+    """Sums of features and of their outer products: mean and covariance without keeping the features."""
+
     def __init__(self, device):
         self.total = torch.zeros(FID_FEATURES, dtype=torch.float64, device=device)
         self.outer = torch.zeros(FID_FEATURES, FID_FEATURES, dtype=torch.float64, device=device)
@@ -48,14 +76,14 @@ class FIDAccumulator:
     @torch.no_grad()
     def add(self, stream, rgb_uint8):
         features = self.network(rgb_uint8.to(self.device, non_blocking=True).float() / 255.0)
-        self.streams.setdefault(stream, _Moments(self.device)).add(features)
+        self.streams.setdefault(stream, FeatureMoments(self.device)).add(features)
 
     def _all_reduce(self, names):
         import torch.distributed as dist
         if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
             return
         for name in names:  # every process holds the same streams (the evaluator adds them for every batch)
-            m = self.streams.setdefault(name, _Moments(self.device))
+            m = self.streams.setdefault(name, FeatureMoments(self.device))
             packed = torch.cat([m.total, m.outer.flatten(), m.total.new_tensor([m.count])])
             dist.all_reduce(packed)
             m.total, m.outer = packed[:FID_FEATURES], packed[FID_FEATURES:-1].view(FID_FEATURES, FID_FEATURES)
@@ -65,10 +93,10 @@ class FIDAccumulator:
         """({name: FID of that stream against "target"}, number of target images); every process passes the same
         names."""
         self._all_reduce(["target", *names])
-        target = self.streams.setdefault("target", _Moments(self.device))
+        target = self.streams.setdefault("target", FeatureMoments(self.device))
         scores = {}
         for name in names:
-            moments = self.streams.setdefault(name, _Moments(self.device))
+            moments = self.streams.setdefault(name, FeatureMoments(self.device))
             ok = target.count > 1 and moments.count > 1
             scores[name] = metrics.frechet_distance(*moments.mean_cov(), *target.mean_cov()) if ok else None
         return scores, target.count
