@@ -16,7 +16,7 @@ from colorization.data.build import build_dataset
 from colorization.data.list_source import ListSource, paths_sha256, read_photo_list
 from colorization.data.paths_catalog import DATA_DIR_ENV, LISTS_DIR, resolve_dataset
 from colorization.config import get_cfg
-from colorization.engine.predictor import Colorizer
+from colorization.engine.colorizer import Colorizer
 from colorization.engine.protocol import PROTOCOLS, evaluate_protocols, protocol_names, write_report
 from colorization.engine.protocol import runner
 from colorization.engine.protocol.runner import open_protocol_data, protocol_resize

@@ -9,7 +9,7 @@ from ...checkpoint.download import file_sha256
 from ...errors import UserError
 from ...modeling.registry import get_model_entry
 from ..fid import build_fid_network, fid_weights_sha256
-from ..predictor import Colorizer
+from ..colorizer import Colorizer
 from .published import ALL, PROTOCOLS
 from .report import run_record, protocol_json, write_report  # noqa: F401
 from .runner import ModelRun, open_protocol_data, run_protocol
