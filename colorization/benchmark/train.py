@@ -167,7 +167,7 @@ def time_loader(loader, epochs, first_epoch=0):
         loader.sampler.set_epoch(epoch)
         images, start = 0, time.perf_counter()
         for batch in loader:
-            images += len(batch["input"])
+            images += len(batch["rgb"])
         runs.append((images / (time.perf_counter() - start), None, None, None))
     return runs
 

@@ -4,7 +4,7 @@ import signal
 import threading
 
 import torch
-from torch.utils.data import ConcatDataset, DataLoader, DistributedSampler, Sampler
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, DistributedSampler, Sampler, default_collate
 
 from .paths_catalog import resolve_dataset
 from ..errors import UserError
@@ -61,13 +61,42 @@ def _no_images_message(cfg, name, spec, d):
 class _Concat(ConcatDataset):
     """ConcatDataset that passes (epoch, index) keys through to its parts."""
 
-    def __getitem__(self, key):
+    def _part(self, key):
         epoch, index = key if isinstance(key, tuple) else (0, key)
         for d in self.datasets:
             if index < len(d):
-                return d[(epoch, index)]
+                return d, (epoch, index)
             index -= len(d)
         raise IndexError(key)
+
+    def __getitem__(self, key):
+        part, key = self._part(key)
+        return part[key]
+
+    def raw_item(self, key):
+        part, key = self._part(key)
+        return part.raw_item(key)
+
+    def encoder(self):
+        return self.datasets[0].encoder()  # every part is built from the same config
+
+
+class RawItems(Dataset):
+    """A data set's raw items (uint8 photos and hint draws): what training workers hand over."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, key):
+        return self.dataset.raw_item(key)
+
+
+def collate_raw(items):
+    """Raw items -> one batch: rgb (B, 3, S, S) uint8, name list, and for hint models hint_count / hint_tries."""
+    return default_collate(items)
 
 
 class EpochTaggedSampler(Sampler):
@@ -133,8 +162,9 @@ def worker_init(worker_id):
 
 
 def build_data_loader(cfg, dataset, train, rank=0, world_size=1, device_type="cpu"):
-    """Training: shuffled per epoch (call loader.sampler.set_epoch), sharded over ranks, full batches only.
-    Evaluation: in order, sharded over ranks."""
+    """Training: shuffled per epoch (call loader.sampler.set_epoch), sharded over ranks, full batches only, of raw
+    items (uint8 photos: encode them on the device with dataset.encoder(), see data/prefetch.py). Evaluation: in
+    order, sharded over ranks, encoded items."""
     workers = cfg.DATALOADER.NUM_WORKERS
     if train:
         batch = cfg.SOLVER.IMS_PER_BATCH // world_size
@@ -149,7 +179,7 @@ def build_data_loader(cfg, dataset, train, rank=0, world_size=1, device_type="cp
     else:
         batch = max(1, cfg.TEST.IMS_PER_BATCH // world_size)
         sampler = ContiguousShardSampler(len(dataset), rank, world_size) if world_size > 1 else None
-    return DataLoader(dataset, batch_size=batch, sampler=sampler, num_workers=workers, drop_last=train,
+    return DataLoader(RawItems(dataset) if train else dataset, batch_size=batch, sampler=sampler, num_workers=workers, drop_last=train,
                       pin_memory=device_type == "cuda", persistent_workers=workers > 0,
                       worker_init_fn=worker_init if workers > 0 else None,
                       generator=torch.Generator().manual_seed(cfg.SOLVER.SEED))
