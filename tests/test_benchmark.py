@@ -65,6 +65,10 @@ def test_training_figures(figures):
         assert positive(r["images_per_s"]) and r["batch"] == 4 and r["num_workers"] == 1
         assert positive(r["gflop_per_train_image"]) and positive(r["mfu"])  # --peak_tflops given
     assert positive(rows["trainer"]["x_bare_loop"])
+    # uint8 photos cross from the workers (4 x 3 x 32 x 32), not float32 L + ab; losses are read at the epoch's end
+    assert rows["trainer"]["bytes_per_batch"] == 4 * 3 * 32 * 32
+    assert rows["trainer"]["bytes_per_batch_float32_items"] == 4 * (1 + 2) * 32 * 32 * 4
+    assert 0 < rows["trainer"]["host_syncs_per_step"] < 1
     # the data loader alone, with the trainer's worker: a rate and its ratios to the trainer's and the bare loop's
     loader = rows["loader"]
     assert positive(loader["images_per_s"]) and loader["num_workers"] == 1 and "mfu" not in loader

@@ -146,6 +146,7 @@ def bench_train(cfg, iters, workdir, peak_tflops=None, train_images=None):
     trainer.hooks.append(timer)
     bare.run(TRAIN_WARMUP_ITERS)  # warm-up: allocator, first-call kernels
     trainer.train()
+    transfer = transfer_figures(trainer)
     loader_runs = time_loader(trainer.train_loader, rounds, first_epoch=trainer.epoch)
     del trainer  # its data-loader workers exit
 
@@ -155,8 +156,18 @@ def bench_train(cfg, iters, workdir, peak_tflops=None, train_images=None):
               "device": str(device), "amp": str(resolve_amp_dtype(cfg.SOLVER.AMP, device)).replace("torch.", ""),
               "rounds": rounds, "iters_per_round": per_epoch, "torch_threads": torch.get_num_threads(),
               "num_workers": cfg.DATALOADER.NUM_WORKERS, "gflop_per_train_image": round_sig(gflop),
-              "peak_tflops": peak}
+              "peak_tflops": peak, **transfer}
     return [dict(row, **common) for row in _rows(timer.trainer_runs, timer.bare_runs, loader_runs, gflop, peak)]
+
+
+def transfer_figures(trainer):
+    """What crosses from the workers per batch (uint8 photos and hint draws), what float32 items of the network's
+    units would weigh, and the host syncs (device-to-host reads) of the training loop per step."""
+    steps = max(1, trainer.epoch * trainer.iters_per_epoch)
+    item = trainer.train_set[(0, 0)]
+    float_bytes = trainer.train_loader.batch_size * (item["input"].numel() + item["target"].numel()) * 4
+    return {"bytes_per_batch": trainer.batches.bytes_per_batch, "bytes_per_batch_float32_items": float_bytes,
+            "host_syncs_per_step": round_sig(trainer.step.host_reads / steps, 3)}
 
 
 def time_loader(loader, epochs, first_epoch=0):

@@ -40,6 +40,9 @@ def hint_sampling(cfg):
 def _no_images_message(cfg, name, spec, d):
     """Why a data set came out empty: no image files, none in its split, or all of them dropped."""
     head = f"no images found in data set {name!r} ({spec.source}, split {spec.split})"
+    damaged = getattr(d.source, "damaged", [])
+    if d.num_listed == 0 and damaged:
+        return f"{head}: all its shards are damaged ({', '.join(damaged)}; each named in a warning above)"
     if d.num_listed == 0:
         return f"{head}: it holds no image files ({', '.join(IMAGE_EXTENSIONS)})"
     gray, unreadable, dull = d.dropped["grayscale"], d.dropped["unreadable"], d.dropped["dull"]

@@ -33,30 +33,38 @@ def image_colorfulness(rgb_uint8):
     return float(colorfulness(torch.from_numpy(rgb_uint8).permute(2, 0, 1)[None])[0])
 
 
+def screen_reason(img, gray_threshold, min_colorfulness=0.0):
+    """Why a decoded photo is left out of training data ("unreadable" when too small, "grayscale", "dull"), or None
+    to keep it."""
+    if min(img.shape[:2]) < MIN_SIDE:
+        return "unreadable"
+    small = resize_center_crop(img, _SCREEN_SIDE) if min(img.shape[:2]) > _SCREEN_SIDE else img
+    if gray_threshold > 0 and color.chroma_percentile(small) < gray_threshold:
+        return "grayscale"
+    if min_colorfulness > 0 and image_colorfulness(small) < min_colorfulness:
+        return "dull"
+    return None
+
+
 def screen_images(source, names, gray_threshold, min_colorfulness=0.0):
     """Keep the names that decode and carry color (and, with min_colorfulness, enough of it). Returns (kept, counts
     of what was dropped: unreadable, grayscale, dull)."""
-    kept, skipped, gray, dull = [], 0, 0, 0
+    kept, dropped = [], {"unreadable": 0, "grayscale": 0, "dull": 0}
     for name in names:
         try:
             img = decode_image(source.read(name), min_short_side=_SCREEN_SIDE)
         except (ImageDecodeError, OSError) as e:
             logger.warning("skipping %s: %s", source.describe(name), e)
-            skipped += 1
+            dropped["unreadable"] += 1
             continue
-        if min(img.shape[:2]) < MIN_SIDE:
+        reason = screen_reason(img, gray_threshold, min_colorfulness)
+        if reason == "unreadable":
             logger.warning("skipping %s: too small (%dx%d)", source.describe(name), img.shape[1], img.shape[0])
-            skipped += 1
-            continue
-        small = resize_center_crop(img, _SCREEN_SIDE) if min(img.shape[:2]) > _SCREEN_SIDE else img
-        if gray_threshold > 0 and color.chroma_percentile(small) < gray_threshold:
-            gray += 1
-            continue
-        if min_colorfulness > 0 and image_colorfulness(small) < min_colorfulness:
-            dull += 1
-            continue
-        kept.append(name)
-    return kept, {"unreadable": skipped, "grayscale": gray, "dull": dull}
+        if reason is None:
+            kept.append(name)
+        else:
+            dropped[reason] += 1
+    return kept, dropped
 
 
 class ColorizationDataset(Dataset):
@@ -85,7 +93,11 @@ class ColorizationDataset(Dataset):
         self.num_listed = len(names)  # image files in the whole source, before the split and the screening
         if spec.split != "all":
             names = [n for n in names if split_of(n, val_fraction) == spec.split]
-        self.names, self.dropped = screen_images(self.source, names, gray_threshold, min_colorfulness)
+        if getattr(self.source, "screened_at", -1.0) >= gray_threshold and min_colorfulness == 0:
+            # packed shards: the packer screened them (colorization-pack); no second pass over every photo
+            self.names, self.dropped = names, {"unreadable": 0, "grayscale": 0, "dull": 0}
+        else:
+            self.names, self.dropped = screen_images(self.source, names, gray_threshold, min_colorfulness)
         logger.info("data set %s (%s, split %s): %d images kept, %d unreadable skipped, %d grayscale dropped%s",
                     spec.name, spec.source, spec.split, len(self.names), self.dropped["unreadable"],
                     self.dropped["grayscale"], f", {self.dropped['dull']} with colorfulness below "
@@ -95,7 +107,8 @@ class ColorizationDataset(Dataset):
         return len(self.names)
 
     def load_rgb(self, index):
-        return decode_image(self.source.read(self.names[index]), min_short_side=self.size)
+        decode = getattr(self.source, "decode", decode_image)  # a source may know a faster way for its own files
+        return decode(self.source.read(self.names[index]), min_short_side=self.size)
 
     def raw_item(self, key):
         """What a data-loader worker hands over: the photo cropped (and flipped) to size x size as uint8 RGB (3, S, S),

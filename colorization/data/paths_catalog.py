@@ -1,8 +1,10 @@
-"""Maps data set names to image sources (a folder or a .zip) under the data root, and a split of them."""
+"""Maps data set names to image sources (a folder, a .zip, a .txt file list, packed shards: a folder or a URL)
+under the data root, and a split of them."""
 import os
 from dataclasses import dataclass
 
 from ..errors import UserError
+from .shards import is_url
 
 # The data root: COLORIZATION_DATA_DIR, else the repository's datasets/ folder.
 _DEFAULT_DATA_DIR = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "datasets"))
@@ -22,6 +24,8 @@ DATASETS = {
     # Everyday photos (people, indoor, food, vehicles, animals, objects) from packages that give no training photo
     # (datasets/EVERYDAY_ATTRIBUTION.md): for evaluation only, never for training or choosing settings.
     "everyday_test": {"source": "everyday_photos.zip", "split": "all"},
+    # Shards written by colorization-pack (docs/data.md) are a "source" too: a folder under the data root, or a URL
+    # ("https://host/imagenet_256/", read through a local cache), e.g. {"source": "imagenet_256", "split": "train"}.
 }
 
 SPLITS = ("train", "val", "all")
@@ -42,6 +46,8 @@ def resolve_dataset(name):
     """A catalog name, or a path to a folder / .zip optionally suffixed with @train or @val."""
     if name in DATASETS:
         entry = DATASETS[name]
+        if is_url(entry["source"]):
+            return DatasetSpec(name, entry["source"], entry["split"])
         source = os.path.join(data_dir(), entry["source"])
         if not os.path.exists(source):
             raise UserError(f"data set {name!r} points at {source}, which does not exist; "
@@ -51,11 +57,14 @@ def resolve_dataset(name):
     head, sep, tail = name.rpartition("@")
     if sep and tail in SPLITS:
         path, split = head, tail
+    if is_url(path):  # packed shards
+        return DatasetSpec(name, path, split)
     path = os.path.expanduser(path)
-    if os.path.isdir(path) or (os.path.isfile(path) and path.lower().endswith(".zip")):
+    if os.path.isdir(path) or (os.path.isfile(path) and path.lower().endswith((".zip", ".txt"))):
         return DatasetSpec(name, os.path.abspath(path), split)
     if os.path.isfile(path):
-        raise UserError(f"data set {name!r} is a file but not a .zip; give a folder of images or a .zip archive")
+        raise UserError(f"data set {name!r} is a file but not a .zip or a .txt file list; give a folder of images, "
+                        f"a .zip archive, a file list or packed shards")
     raise UserError(f"unknown data set {name!r}: not a catalog name and no such folder or .zip. "
                     f"Known names: {', '.join(sorted(DATASETS))}. Add one to DATASETS in "
                     f"colorization/data/paths_catalog.py, or give a path (optionally PATH@train / PATH@val).")

@@ -1,8 +1,10 @@
-"""Image sources: a folder searched recursively, or a .zip read member by member without extracting it."""
+"""Image sources: a folder searched recursively, a .zip read member by member without extracting it, a .txt list of
+image files, or packed shards (data/shards.py)."""
 import os
 import zipfile
 
 from .image_io import is_image_name
+from .shards import ShardSource, is_shards_location
 
 
 class FolderSource:
@@ -54,9 +56,33 @@ class ZipSource:
         return {"path": self.path, "_zip": None, "_pid": None}
 
 
+class FileListSource:
+    """A text file naming one image file per line (relative to the list's folder, or absolute; # comments)."""
+
+    def __init__(self, path):
+        self.path = path
+        self.root = os.path.dirname(os.path.abspath(path))
+
+    def list_images(self):
+        with open(self.path, encoding="utf-8") as f:
+            lines = [line.strip() for line in f]
+        return sorted({line for line in lines if line and not line.startswith("#") and is_image_name(line)})
+
+    def read(self, name):
+        with open(os.path.join(self.root, name), "rb") as f:
+            return f.read()
+
+    def describe(self, name):
+        return os.path.join(self.root, name)
+
+
 def open_source(path):
+    if is_shards_location(path):
+        return ShardSource(path)
     if os.path.isdir(path):
         return FolderSource(path)
+    if path.lower().endswith(".txt"):
+        return FileListSource(path)
     try:
         zf = ZipSource(path)
         zf.list_images()
