@@ -161,12 +161,15 @@ def bench_train(cfg, iters, workdir, peak_tflops=None, train_images=None):
 
 
 def transfer_figures(trainer):
-    """What crosses from the workers per batch (uint8 photos and hint draws), what float32 items of the network's
-    units would weigh, and the host syncs (device-to-host reads) of the training loop per step."""
+    """Bytes per batch that crossed from the workers (uint8 photos and hint draws for a GPU; on the CPU the workers
+    encode, so float32 network input and target), the two formats' sizes, and the host syncs (device-to-host
+    reads) of the training loop per step."""
     steps = max(1, trainer.epoch * trainer.iters_per_epoch)
-    item = trainer.train_set[(0, 0)]
-    float_bytes = trainer.train_loader.batch_size * (item["input"].numel() + item["target"].numel()) * 4
-    return {"bytes_per_batch": trainer.batches.bytes_per_batch, "bytes_per_batch_float32_items": float_bytes,
+    batch = trainer.train_loader.batch_size
+    raw, item = trainer.train_set.raw_item((0, 0)), trainer.train_set[(0, 0)]
+    raw_bytes = sum(v.numel() * v.element_size() for v in raw.values() if hasattr(v, "numel"))
+    return {"bytes_per_batch": trainer.batches.bytes_per_batch, "bytes_per_batch_uint8": batch * raw_bytes,
+            "bytes_per_batch_float32": batch * (item["input"].numel() + item["target"].numel()) * 4,
             "host_syncs_per_step": round_sig(trainer.step.host_reads / steps, 3)}
 
 
@@ -178,7 +181,7 @@ def time_loader(loader, epochs, first_epoch=0):
         loader.sampler.set_epoch(epoch)
         images, start = 0, time.perf_counter()
         for batch in loader:
-            images += len(batch["rgb"])
+            images += len(batch["name"])
         runs.append((images / (time.perf_counter() - start), None, None, None))
     return runs
 

@@ -16,15 +16,14 @@ RAW_KEYS = ("rgb", "hint_count", "hint_tries")
 def encode_rgb(rgb, color_space, color_enhance=1.0):
     """(B, 3, H, W) uint8 RGB -> (input (B, 1, H, W) normalised L, target (B, C, H, W)) in the network's units:
     LAB's target is ab / 110, RGB's the channels in [0, 1]; color_enhance multiplies the target's chroma."""
-    rgb01 = rgb.float() / 255.0
-    lab = rgb_to_lab_tensor(rgb01)
+    lab = rgb_to_lab_tensor(rgb)
     net_input = (lab[:, :1] - L_CENTER) / L_SCALE
     if color_space == "LAB":
         target = lab[:, 1:] / AB_SCALE
         if color_enhance != 1.0:
             target = target * color_enhance
     elif color_space == "RGB":
-        target = rgb01
+        target = rgb.float() / 255.0
         if color_enhance != 1.0:
             target = lab_to_rgb_tensor(torch.cat([lab[:, :1], lab[:, 1:] * color_enhance], dim=1))
     else:

@@ -102,6 +102,17 @@ def collate_raw(items):
     return default_collate(items)
 
 
+class EncodingCollate:
+    """Collates raw items and encodes the batch in the worker: for training on the CPU, where the trainer's device
+    is the workers' own, the same batched code then runs in parallel with the training step."""
+
+    def __init__(self, encoder):
+        self.encoder = encoder
+
+    def __call__(self, items):
+        return self.encoder(collate_raw(items))
+
+
 class EpochTaggedSampler(Sampler):
     """Wraps a DistributedSampler and yields (epoch, index) so items can seed their augmentation."""
 
@@ -165,9 +176,10 @@ def worker_init(worker_id):
 
 
 def build_data_loader(cfg, dataset, train, rank=0, world_size=1, device_type="cpu"):
-    """Training: shuffled per epoch (call loader.sampler.set_epoch), sharded over ranks, full batches only, of raw
-    items (uint8 photos: encode them on the device with dataset.encoder(), see data/prefetch.py). Evaluation: in
-    order, sharded over ranks, encoded items."""
+    """Training: shuffled per epoch (call loader.sampler.set_epoch), sharded over ranks, full batches only. For a
+    GPU, batches of raw items (uint8 photos: data/prefetch.py encodes them on the device with dataset.encoder()); on
+    the CPU with workers, the workers encode their batches with the same encoder. Evaluation: in order, sharded over
+    ranks, encoded items."""
     workers = cfg.DATALOADER.NUM_WORKERS
     if train:
         batch = cfg.SOLVER.IMS_PER_BATCH // world_size
@@ -182,7 +194,11 @@ def build_data_loader(cfg, dataset, train, rank=0, world_size=1, device_type="cp
     else:
         batch = max(1, cfg.TEST.IMS_PER_BATCH // world_size)
         sampler = ContiguousShardSampler(len(dataset), rank, world_size) if world_size > 1 else None
-    return DataLoader(RawItems(dataset) if train else dataset, batch_size=batch, sampler=sampler, num_workers=workers, drop_last=train,
+    collate = None
+    if train and device_type == "cpu" and workers > 0:
+        collate = EncodingCollate(dataset.encoder())
+    return DataLoader(RawItems(dataset) if train else dataset, batch_size=batch, sampler=sampler, num_workers=workers,
+                      drop_last=train, collate_fn=collate,
                       pin_memory=device_type == "cuda", persistent_workers=workers > 0,
                       worker_init_fn=worker_init if workers > 0 else None,
                       generator=torch.Generator().manual_seed(cfg.SOLVER.SEED))

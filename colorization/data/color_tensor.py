@@ -41,13 +41,19 @@ def _f(t):
     return torch.where(t > _EPSILON, t.clamp(min=_EPSILON) ** (1 / 3), 7.787 * t + 16 / 116)
 
 
+def _linear_of_uint8(rgb):
+    """Linear RGB of 8-bit values through a 256-entry table (exact, and far cheaper than the power curve)."""
+    table = _srgb_linear(torch.arange(256, dtype=torch.float64, device=rgb.device) / 255.0).float()
+    return table[rgb.long()]
+
+
 def rgb_to_lab_tensor(rgb):
-    """(B, 3, H, W) sRGB in [0, 1] -> LAB (L in [0, 100]), float32; agrees with data.color.rgb_to_lab (OpenCV)
-    within 0.01 (tests/test_batch_encode.py)."""
-    rgb = rgb.float()
-    matrix = torch.tensor(_RGB_TO_XYZ, dtype=rgb.dtype, device=rgb.device)
-    matrix = matrix / torch.tensor(_WHITE, dtype=rgb.dtype, device=rgb.device)[:, None]
-    x, y, z = torch.einsum("ij,bjhw->bihw", matrix, _srgb_linear(rgb)).unbind(1)
+    """(B, 3, H, W) sRGB, uint8 or float in [0, 1] -> LAB (L in [0, 100]), float32: the exact formula (OpenCV 5's
+    float conversion, data.color.rgb_to_lab, approximates it within 0.5; tests/test_batch_encode.py)."""
+    linear = _linear_of_uint8(rgb) if rgb.dtype == torch.uint8 else _srgb_linear(rgb.float())
+    matrix = torch.tensor(_RGB_TO_XYZ, dtype=torch.float32, device=rgb.device)
+    matrix = matrix / torch.tensor(_WHITE, dtype=torch.float32, device=rgb.device)[:, None]
+    x, y, z = torch.einsum("ij,bjhw->bihw", matrix, linear).unbind(1)
     fx, fy, fz = _f(x), _f(y), _f(z)
     lightness = torch.where(y > _EPSILON, 116 * fy - 16, _KAPPA * y)
     return torch.stack([lightness, 500 * (fx - fy), 200 * (fy - fz)], dim=1)

@@ -1,4 +1,4 @@
-"""Moves training batches to the device and encodes them there. On CUDA batch N+1 is copied (from pinned memory,
+"""Moves training batches to the device and encodes them there (unless the workers did: training on the CPU). On CUDA batch N+1 is copied (from pinned memory,
 non_blocking) and encoded on a side stream while batch N trains; elsewhere the same work runs inline."""
 import torch
 
@@ -26,7 +26,8 @@ class DevicePrefetcher:
 
     def _prepare(self, batch):
         self.bytes_per_batch = sum(t.numel() * t.element_size() for t in _tensors(batch))
-        return self.encode(batch_to_device(batch, self.device))
+        batch = batch_to_device(batch, self.device)
+        return batch if "input" in batch else self.encode(batch)  # CPU workers may have encoded it already
 
     def __iter__(self):
         if self.device.type != "cuda":
