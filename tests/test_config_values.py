@@ -35,6 +35,7 @@ OUT_OF_RANGE = {
     "SOLVER.GAMMA": ("a number > 0", ["0", "-0.1"]),
     "SOLVER.WARMUP_ITERS": ("an integer >= 0", ["-1"]),
     "SOLVER.CHECKPOINT_PERIOD": ("an integer >= 1", ["0"]),
+    "SOLVER.LOG_PERIOD": ("an integer >= 1", ["0"]),
     "SOLVER.SEED": ("an integer >= 0 and < 2147483648", ["-1", str(2 ** 31)]),
     "TEST.EVAL_PERIOD": ("an integer >= 1", ["0"]),
     "TEST.IMS_PER_BATCH": ("an integer >= 1", ["0"]),
