@@ -7,6 +7,7 @@ ONNX = ["onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.17"]
 # colorization-serve: the web page and HTTP API (FastAPI on uvicorn; python-multipart parses the uploads;
 # fastapi-offline ships Swagger UI's files, so /docs works without a CDN).
 SERVE = ["fastapi>=0.100", "uvicorn>=0.30", "python-multipart>=0.0.9", "fastapi-offline>=1.7"]
+SHARDS = ["webdataset>=0.2.86", "simplejpeg>=1.7"]
 
 setup(
     name="colorization",
@@ -29,6 +30,7 @@ setup(
             "colorization-figures = colorization.cli.make_figures:main",
             "colorization-video = colorization.cli.video:main",
             "colorization-serve = colorization.cli.serve:main",
+            "colorization-pack = colorization.cli.pack:main",
         ],
     },
     install_requires=[
@@ -45,10 +47,12 @@ setup(
         # tensorboard exercises the optional event writer, scipy's sqrtm checks the Frechet distance of FID, selenium
         # drives Chromium in the web page's test; the tests also run video, the ONNX export and runtime, and the app.
         "dev": ["pytest>=7", "scikit-image>=0.21", "pillow>=9", "tensorboard>=2.10", "scipy>=1.9", "selenium>=4.10",
-                *VIDEO, *ONNX, *SERVE],
+                *VIDEO, *ONNX, *SERVE, *SHARDS],
         "tb": ["tensorboard>=2.10"],
         "video": VIDEO,
         "onnx": ONNX,
         "serve": SERVE,
+        # Sharded data sets (colorization-pack, docs/data_pipeline.md); simplejpeg decodes packed photos faster than OpenCV.
+        "shards": SHARDS,
     },
 )

@@ -40,7 +40,7 @@ def figures(photo_dir):
 def test_data_pipeline_figures(figures):
     """Every pipeline in a process with the framework's allocator settings and in one with glibc's defaults."""
     rows = {(r["allocator"], r["pipeline"]): r for r in figures["data_pipeline"]}
-    assert len(rows) == len(figures["data_pipeline"]) == 6
+    assert len(rows) == len(figures["data_pipeline"]) == 8
     assert {a for a, _ in rows} == {"framework", "default"}
     for (allocator, pipeline), r in rows.items():
         assert DATA_FIELDS <= set(r), DATA_FIELDS - set(r)
@@ -51,7 +51,10 @@ def test_data_pipeline_figures(figures):
             default_ref = rows[("default", "reference_pil_skimage")]["images_per_s_per_worker"]
             assert math.isclose(r["x_reference_default_allocator"], r["images_per_s_per_worker"] / default_ref,
                                 rel_tol=1e-2)
-    assert {p for _, p in rows} == {"ours_train", "ours_eval", "reference_pil_skimage"}
+    assert {p for _, p in rows} == {"ours_train", "ours_train_shards", "ours_eval", "reference_pil_skimage"}
+    shards = rows[("framework", "ours_train_shards")]
+    assert math.isclose(shards["x_ours_train"], shards["images_per_s_per_worker"]
+                        / rows[("framework", "ours_train")]["images_per_s_per_worker"], rel_tol=2e-2)
     assert rows[("framework", "reference_pil_skimage")]["x_reference"] == 1.0
     assert rows[("default", "reference_pil_skimage")]["x_reference"] == 1.0
 
@@ -65,6 +68,12 @@ def test_training_figures(figures):
         assert positive(r["images_per_s"]) and r["batch"] == 4 and r["num_workers"] == 1
         assert positive(r["gflop_per_train_image"]) and positive(r["mfu"])  # --peak_tflops given
     assert positive(rows["trainer"]["x_bare_loop"])
+    # a batch as uint8 photos (4 x 3 x 32 x 32) and as float32 L + ab; on the CPU the workers encode, so floats
+    # cross; the losses are read once per LOG_PERIOD steps or epoch end, not every step
+    assert rows["trainer"]["bytes_per_batch_uint8"] == 4 * 3 * 32 * 32
+    assert rows["trainer"]["bytes_per_batch_float32"] == 4 * (1 + 2) * 32 * 32 * 4
+    assert rows["trainer"]["bytes_per_batch"] == rows["trainer"]["bytes_per_batch_float32"]
+    assert 0 < rows["trainer"]["host_syncs_per_step"] < 1
     # the data loader alone, with the trainer's worker: a rate and its ratios to the trainer's and the bare loop's
     loader = rows["loader"]
     assert positive(loader["images_per_s"]) and loader["num_workers"] == 1 and "mfu" not in loader

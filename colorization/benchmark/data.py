@@ -1,14 +1,19 @@
-"""The data figure: images/s of one data-loader worker (one core) for our item pipeline (decode + resize / random
-crop + LAB) next to Zhang et al.'s demo pipeline (PIL open, 256x256 bicubic resize, scikit-image rgb2lab) on the
+"""The data figure: images/s of one data-loader worker (one core) for what our training workers do (decode + random
+crop + flip to uint8; the color work happens on the trainer's device), from the data set's files and from the same
+photos packed into shards (colorization-pack, short side 256, JPEG 95), and for an evaluation item (decode + resize +
+LAB on the CPU), next to Zhang et al.'s demo pipeline (PIL open, 256x256 bicubic resize, scikit-image rgb2lab) on the
 same files, in a process with the framework's allocator settings and in one with the C library's defaults."""
 import copy
 import io
+import os
+import tempfile
 import time
 
 import numpy as np
 
 from ..config import cfg_from_yaml_string
 from ..data.build import build_dataset
+from ..errors import UserError
 from ..utils.allocator import keep_freed_memory
 from .common import in_fresh_process, require, round_sig, single_core
 
@@ -24,20 +29,38 @@ def _plain_dataset(dataset):
     return dataset.datasets[0] if hasattr(dataset, "datasets") else dataset
 
 
-def data_pipelines(dataset, size):
-    """name -> callable(i) doing one item of each pipeline on image i of `dataset` (same files for all)."""
+def data_pipelines(dataset, size, packed=None):
+    """name -> callable(i) doing one item of each pipeline on image i of `dataset` (same files for all); packed: the
+    same data set read from shards."""
     pil = require("PIL.Image", "reference data pipeline")
     rgb2lab = require("skimage.color", "reference data pipeline").rgb2lab
     train_set = _plain_dataset(dataset)
     eval_set = copy.copy(train_set)
     eval_set.train = False
     n = len(train_set)
-    return {
-        "ours_train": lambda i: train_set[(0, i % n)],  # random resized crop + flip, what training loads
+    pipelines = {
+        "ours_train": lambda i: train_set.raw_item((0, i % n)),  # random resized crop + flip, what workers hand over
         "ours_eval": lambda i: eval_set[i % n],  # resize + centre crop, what validation loads
         "reference_pil_skimage": lambda i: reference_item(train_set.source.read(train_set.names[i % n]), size,
                                                           pil, rgb2lab),
     }
+    if packed is not None:
+        shards_set = _plain_dataset(packed)
+        pipelines["ours_train_shards"] = lambda i: shards_set.raw_item((0, i % n))
+    return pipelines
+
+
+def packed_copy(cfg, dataset, folder):
+    """The training data set packed into shards under `folder` (None without the shards extra)."""
+    try:
+        from ..data.pack import pack
+        from ..data.shards import require_webdataset
+        require_webdataset()
+    except UserError:
+        return None
+    part = _plain_dataset(dataset)
+    pack(part.source, part.names, folder, size=256, quality=95, gray_threshold=0.0)
+    return build_dataset(cfg, (folder,), train=True)
 
 
 def _data_speed_child(cfg_yaml, iters, repeats, framework_allocator):
@@ -46,17 +69,19 @@ def _data_speed_child(cfg_yaml, iters, repeats, framework_allocator):
     applied = keep_freed_memory() if framework_allocator else False
     cfg = cfg_from_yaml_string(cfg_yaml)
     dataset = build_dataset(cfg, cfg.DATASETS.TRAIN, train=True)
-    pipelines = data_pipelines(dataset, cfg.INPUT.SIZE)
-    best = {}
-    with single_core():
-        for name, item in pipelines.items():
-            item(0)  # warm-up: first decode, lazy imports
-        for _ in range(repeats):  # interleaved, so that a burst of load elsewhere hits every pipeline alike
+    with tempfile.TemporaryDirectory() as packed_dir:
+        packed = packed_copy(cfg, dataset, os.path.join(packed_dir, "shards"))
+        pipelines = data_pipelines(dataset, cfg.INPUT.SIZE, packed)
+        best = {}
+        with single_core():
             for name, item in pipelines.items():
-                start = time.perf_counter()
-                for i in range(iters):
-                    item(i)
-                best[name] = min(best.get(name, float("inf")), time.perf_counter() - start)
+                item(0)  # warm-up: first decode, lazy imports
+            for _ in range(repeats):  # interleaved, so that a burst of load elsewhere hits every pipeline alike
+                for name, item in pipelines.items():
+                    start = time.perf_counter()
+                    for i in range(iters):
+                        item(i)
+                    best[name] = min(best.get(name, float("inf")), time.perf_counter() - start)
     return best, applied, len(dataset)
 
 
@@ -84,6 +109,8 @@ def bench_data(cfg, iters, repeats=3):
                    "x_reference": round_sig(rate / ref, 3)}
             if allocator == "framework" and name != ref_name:
                 row["x_reference_default_allocator"] = round_sig(rate / default_ref, 3)
+            if name == "ours_train_shards":  # the same photos from shards over from the data set's own files
+                row["x_ours_train"] = round_sig(seconds and best["ours_train"] / seconds, 3)
             rows.append(dict(row, images=iters, size=cfg.INPUT.SIZE, threads=1, best_of=repeats, files=files))
     return rows
 

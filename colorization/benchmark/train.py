@@ -146,6 +146,7 @@ def bench_train(cfg, iters, workdir, peak_tflops=None, train_images=None):
         trainer.hooks.append(timer)
         bare.run(TRAIN_WARMUP_ITERS)  # warm-up: allocator, first-call kernels
         trainer.train()
+        transfer = transfer_figures(trainer)
         loader_runs = time_loader(trainer.train_loader, rounds, first_epoch=trainer.epoch)
 
     gflop = FLOPS_PER_TRAIN_IMAGE * forward_gflop(bare.model, cfg.INPUT.SIZE, device)
@@ -154,8 +155,21 @@ def bench_train(cfg, iters, workdir, peak_tflops=None, train_images=None):
               "device": str(device), "amp": str(resolve_amp_dtype(cfg.SOLVER.AMP, device)).replace("torch.", ""),
               "rounds": rounds, "iters_per_round": per_epoch, "torch_threads": torch.get_num_threads(),
               "num_workers": cfg.DATALOADER.NUM_WORKERS, "gflop_per_train_image": round_sig(gflop),
-              "peak_tflops": peak}
+              "peak_tflops": peak, **transfer}
     return [dict(row, **common) for row in _rows(timer.trainer_runs, timer.bare_runs, loader_runs, gflop, peak)]
+
+
+def transfer_figures(trainer):
+    """Bytes per batch that crossed from the workers (uint8 photos and hint draws for a GPU; on the CPU the workers
+    encode, so float32 network input and target), the two formats' sizes, and the host syncs (device-to-host
+    reads) of the training loop per step."""
+    steps = max(1, trainer.epoch * trainer.iters_per_epoch)
+    batch = trainer.train_loader.batch_size
+    raw, item = trainer.train_set.raw_item((0, 0)), trainer.train_set[(0, 0)]
+    raw_bytes = sum(v.numel() * v.element_size() for v in raw.values() if hasattr(v, "numel"))
+    return {"bytes_per_batch": trainer.batches.bytes_per_batch, "bytes_per_batch_uint8": batch * raw_bytes,
+            "bytes_per_batch_float32": batch * (item["input"].numel() + item["target"].numel()) * 4,
+            "host_syncs_per_step": round_sig(trainer.step.host_reads / steps, 3)}
 
 
 def time_loader(loader, epochs, first_epoch=0):
@@ -166,7 +180,7 @@ def time_loader(loader, epochs, first_epoch=0):
         loader.sampler.set_epoch(epoch)
         images, start = 0, time.perf_counter()
         for batch in loader:
-            images += len(batch["input"])
+            images += len(batch["name"])
         runs.append((images / (time.perf_counter() - start), None, None, None))
     return runs
 

@@ -1,7 +1,9 @@
 """Colorize photos: colorize --img_path PATH --model_to_load CKPT [--config-file FILE] [--output OUT]
-[--hints hints.json] [--hint_image scribble.png] [--suggest X,Y] (or python tools/inference.py ...).
+[--hints hints.json] [--hint_image scribble.png] [--suggest X,Y] [--batch N] [--workers N] [--resume]
+(or python tools/inference.py ...).
 
-PATH is an image file, a folder (searched recursively) or a glob pattern.
+PATH is an image file, a folder (searched recursively), a glob pattern, a .txt list of image files, or packed shards
+(a folder with an index.json, or a URL). Under torchrun each process colorizes its share.
 """
 import glob
 import logging
@@ -9,13 +11,17 @@ import os
 import sys
 
 import cv2
+from torch.cuda import is_available as cuda_available
 
 from ..data.hint_files import read_hint_image, read_hints_file
 from ..data.image_io import ImageDecodeError, find_image_files, read_image_file
+from ..data.shards import is_shards_location
+from ..data.source_folder import FolderSource
+from ..data.sources import open_source
+from ..engine.colorize_many import colorize_many, write_output
 from ..engine.colorizer import BRIGHTNESS_RANGE, SATURATION_RANGE, TEMPERATURE_RANGE, Colorizer
 from ..errors import UserError
 from ..utils.io import check_output_path
-from ..utils.visualize import write_rgb
 from .common import CommandParser, add_backend_argument, exit_2_on_user_error
 
 DEFAULT_OUTPUT = os.path.join("predictions", "inference")
@@ -52,6 +58,11 @@ def parse_args(argv=None):
                         "--hint_background) are hints in their own color (one photo only)")
     p.add_argument("--hint_background", default="#ffffff", metavar="COLOR",
                    help="background color of a --hint_image without alpha (default: %(default)s)")
+    p.add_argument("--batch", type=int, default=8, help="photos per network batch (default: %(default)s)")
+    p.add_argument("--workers", type=int, default=2,
+                   help="processes reading and decoding photos (default: %(default)s)")
+    p.add_argument("--resume", action="store_true",
+                   help="skip photos whose output already exists (outputs are written whole or not at all)")
     p.add_argument("--suggest", default="", metavar="X,Y",
                    help="print the colors a classification-head model finds likely at photo pixel X,Y (with its "
                         "hints, if given) instead of colorizing")
@@ -100,6 +111,17 @@ def check_range(name, value, bounds):
 
 
 def collect_inputs(path):
+    """(source, names): packed shards, a .txt file list, or image files named by their paths."""
+    if is_shards_location(path) or path.lower().endswith(".txt") and os.path.isfile(path):
+        source = open_source(path)
+        names = source.list_images()
+        if not names:
+            raise UserError(f"no images found in {path}")
+        return source, names
+    return FolderSource(""), _image_paths(path)
+
+
+def _image_paths(path):
     if os.path.isfile(path):
         return [path]
     if not (os.path.isdir(path) or glob.has_magic(path)):
@@ -143,14 +165,20 @@ def main(argv=None):
     check_range("brightness", args.brightness, BRIGHTNESS_RANGE)
     if args.temperature is not None:
         check_range("temperature", args.temperature, TEMPERATURE_RANGE)
-    inputs = collect_inputs(args.img_path)
-    if (args.hints or args.hint_image or args.suggest) and len(inputs) != 1:
+    source, inputs = collect_inputs(args.img_path)
+    single = len(inputs) == 1
+    if (args.hints or args.hint_image or args.suggest) and not single:
         raise UserError(f"--hints, --hint_image and --suggest are in one photo's pixels; --img_path names "
                         f"{len(inputs)} images")
+    if args.batch < 1 or args.workers < 0:
+        raise UserError(f"--batch {args.batch} --workers {args.workers}: give a batch of at least 1 and 0 or more "
+                        f"workers")
     if not args.suggest:
-        check_output(args.output, len(inputs) == 1)
-    colorizer = Colorizer.from_checkpoint(args.model_to_load, args.config_file or None, args.device,
-                                      args.backend)
+        check_output(args.output, single)
+    rank, world, local_rank = (int(os.environ.get(k, d)) for k, d in (("RANK", 0), ("WORLD_SIZE", 1),
+                                                                     ("LOCAL_RANK", 0)))
+    device = f"cuda:{local_rank}" if world > 1 and args.device in ("auto", "cuda") and cuda_available() else args.device
+    colorizer = Colorizer.from_checkpoint(args.model_to_load, args.config_file or None, device, args.backend)
     if args.temperature is not None:
         colorizer.set_temperature(args.temperature)
     if (args.hints or args.hint_image) and not colorizer.takes_hints:
@@ -159,23 +187,24 @@ def main(argv=None):
     if args.suggest:
         print_suggestions(colorizer, read_photo(inputs[0]), args)
         return 0
-    failed = 0
-    for src in inputs:
-        try:
-            rgb = read_image_file(src)
-        except (ImageDecodeError, OSError) as e:
-            if len(inputs) == 1:
-                raise UserError(f"cannot read image {src}: {e}") from None
-            print(f"skipped {src}: {e}", file=sys.stderr)
-            failed += 1
-            continue
-        dst = output_path(src, args, len(inputs) == 1)
-        out = colorizer.colorize(rgb, args.saturation, args.brightness, load_hints(args, rgb))
-        try:
-            write_rgb(dst, out)
-        except OSError as e:
-            raise UserError(f"cannot write {dst} ({e.strerror or e}); choose another --output") from None
-        print(f"{src} -> {dst}")
-    if failed == len(inputs):
-        raise UserError(f"none of the {len(inputs)} images could be read")
+    if args.hints or args.hint_image:
+        rgb = read_photo(inputs[0])
+        dst = output_path(inputs[0], args, True)
+        write_output(dst, colorizer.colorize(rgb, args.saturation, args.brightness, load_hints(args, rgb)))
+        print(f"{inputs[0]} -> {dst}")
+        return 0
+    report = colorize_many(colorizer, source, inputs, lambda name: output_path(name, args, single), args.batch,
+                           args.workers, args.resume, rank, world, args.saturation, args.brightness,
+                           on_written=lambda name, dst: print(f"{source.describe(name)} -> {dst}"))
+    for name, why in report.unreadable:
+        if single:
+            raise UserError(f"cannot read image {name}: {why}")
+        print(f"skipped {source.describe(name)}: {why}", file=sys.stderr)
+    if report.unreadable and not report.written and not report.skipped_done:
+        raise UserError(f"none of the {len(report.unreadable)} images could be read")
+    if not single:
+        print(f"{len(report.written)} photos colorized in {report.seconds:.1f} s ({report.photos_per_s:.1f} "
+              f"photos/s), {report.skipped_done} already done, {len(report.unreadable)} unreadable"
+              + (f" (process {rank} of {world})" if world > 1 else ""), file=sys.stderr)
     return 0
+

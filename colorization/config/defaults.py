@@ -129,6 +129,10 @@ _C.SOLVER.CHECKPOINT_PERIOD = Int(5, ge=1)
 # On a NaN or infinite loss: False stops the run naming the iteration (the last good checkpoint is kept);
 # True skips that optimizer step, counts it (metrics.jsonl "skipped_steps") and goes on.
 _C.SOLVER.SKIP_NONFINITE = Bool(False)
+# The losses stay on the device and are read (one host sync) every this many iterations and at the end of an epoch:
+# the progress bar moves, a non-finite loss is found (named by its iteration) and, under torchrun, a stop signal is
+# agreed on, at those reads. SKIP_NONFINITE True reads every iteration (its skip is decided before the update).
+_C.SOLVER.LOG_PERIOD = Int(20, ge=1)
 # Seed of every random number generator (python, numpy, torch, data order, augmentation). Below 2**31: numpy takes
 # seeds below 2**32, and each process adds its rank.
 _C.SOLVER.SEED = Int(0, ge=0, lt=2**31)

@@ -4,7 +4,7 @@ import signal
 import threading
 
 import torch
-from torch.utils.data import ConcatDataset, DataLoader, DistributedSampler, Sampler
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, DistributedSampler, Sampler, default_collate
 
 from .paths_catalog import resolve_dataset
 from ..errors import UserError
@@ -41,6 +41,9 @@ def hint_sampling(cfg):
 def _no_images_message(cfg, name, spec, d):
     """Why a data set came out empty: no image files, none in its split, or all of them dropped."""
     head = f"no images found in data set {name!r} ({spec.source}, split {spec.split})"
+    damaged = getattr(d.source, "damaged", [])
+    if d.num_listed == 0 and damaged:
+        return f"{head}: all its shards are damaged ({', '.join(damaged)}; each named in a warning above)"
     if d.num_listed == 0:
         return f"{head}: it holds no image files ({', '.join(IMAGE_EXTENSIONS)})"
     gray, unreadable, dull = d.dropped["grayscale"], d.dropped["unreadable"], d.dropped["dull"]
@@ -62,13 +65,53 @@ def _no_images_message(cfg, name, spec, d):
 class _Concat(ConcatDataset):
     """ConcatDataset that passes (epoch, index) keys through to its parts."""
 
-    def __getitem__(self, key):
+    def _part(self, key):
         epoch, index = key if isinstance(key, tuple) else (0, key)
         for d in self.datasets:
             if index < len(d):
-                return d[(epoch, index)]
+                return d, (epoch, index)
             index -= len(d)
         raise IndexError(key)
+
+    def __getitem__(self, key):
+        part, key = self._part(key)
+        return part[key]
+
+    def raw_item(self, key):
+        part, key = self._part(key)
+        return part.raw_item(key)
+
+    def encoder(self):
+        return self.datasets[0].encoder()  # every part is built from the same config
+
+
+class RawItems(Dataset):
+    """A data set's raw items (uint8 photos and hint draws): what training workers hand over."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, key):
+        return self.dataset.raw_item(key)
+
+
+def collate_raw(items):
+    """Raw items -> one batch: rgb (B, 3, S, S) uint8, name list, and for hint models hint_count / hint_tries."""
+    return default_collate(items)
+
+
+class EncodingCollate:
+    """Collates raw items and encodes the batch in the worker: for training on the CPU, where the trainer's device
+    is the workers' own, the same batched code then runs in parallel with the training step."""
+
+    def __init__(self, encoder):
+        self.encoder = encoder
+
+    def __call__(self, items):
+        return self.encoder(collate_raw(items))
 
 
 class EpochTaggedSampler(Sampler):
@@ -144,9 +187,11 @@ def close_data_loader(loader):
 
 
 def build_data_loader(cfg, dataset, train, rank=0, world_size=1, device_type="cpu"):
-    """Training: shuffled per epoch (call loader.sampler.set_epoch), sharded over ranks, full batches only.
-    Evaluation: in order, sharded over ranks. Its workers (DATALOADER.NUM_WORKERS) persist from pass to pass: the
-    owner ends them with close_data_loader."""
+    """Training: shuffled per epoch (call loader.sampler.set_epoch), sharded over ranks, full batches only. For a
+    GPU, batches of raw items (uint8 photos: data/prefetch.py encodes them on the device with dataset.encoder()); on
+    the CPU with workers, the workers encode their batches with the same encoder. Evaluation: in order, sharded over
+    ranks, encoded items. Its workers (DATALOADER.NUM_WORKERS) persist from pass to pass: the owner ends them with
+    close_data_loader."""
     workers = cfg.DATALOADER.NUM_WORKERS
     if train:
         batch = cfg.SOLVER.IMS_PER_BATCH // world_size
@@ -161,7 +206,11 @@ def build_data_loader(cfg, dataset, train, rank=0, world_size=1, device_type="cp
     else:
         batch = max(1, cfg.TEST.IMS_PER_BATCH // world_size)
         sampler = ContiguousShardSampler(len(dataset), rank, world_size) if world_size > 1 else None
-    return DataLoader(dataset, batch_size=batch, sampler=sampler, num_workers=workers, drop_last=train,
+    collate = None
+    if train and device_type == "cpu" and workers > 0:
+        collate = EncodingCollate(dataset.encoder())
+    return DataLoader(RawItems(dataset) if train else dataset, batch_size=batch, sampler=sampler, num_workers=workers,
+                      drop_last=train, collate_fn=collate,
                       pin_memory=device_type == "cuda", persistent_workers=workers > 0,
                       worker_init_fn=worker_init if workers > 0 else None,
                       generator=torch.Generator().manual_seed(cfg.SOLVER.SEED))

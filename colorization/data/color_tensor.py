@@ -1,5 +1,6 @@
-"""Differentiable color conversions on torch tensors, for the loss terms that look at RGB images (perceptual,
-adversarial, colorfulness): LAB -> RGB as OpenCV computes it, and the network's units -> RGB."""
+"""Color conversions on torch tensors, as OpenCV's float conversions compute them: RGB -> LAB for the batches the
+trainer encodes on its device (data/batch_encode.py), and the differentiable LAB -> RGB of the loss terms that look
+at RGB images (perceptual, adversarial, colorfulness)."""
 import torch
 
 from .color import AB_SCALE, L_CENTER, L_SCALE
@@ -9,6 +10,9 @@ _WHITE = (0.950456, 1.0, 1.088754)
 _XYZ_TO_RGB = ((3.240479, -1.53715, -0.498535),
                (-0.969256, 1.875991, 0.041556),
                (0.055648, -0.204043, 1.057311))
+_RGB_TO_XYZ = ((0.412453, 0.357580, 0.180423),
+               (0.212671, 0.715160, 0.072169),
+               (0.019334, 0.119193, 0.950227))
 _EPSILON = 0.008856  # (6/29)^3: where CIE's cube root turns linear
 _KAPPA = 903.3
 # The mean and standard deviation of ImageNet's RGB images, by which torchvision's pretrained backbones (ResNet, VGG)
@@ -27,6 +31,32 @@ def _f_inverse(f):
 def _srgb_gamma(v):
     curved = 1.055 * v.clamp(min=0.0031308) ** (1 / 2.4) - 0.055
     return torch.where(v > 0.0031308, curved, 12.92 * v)
+
+
+def _srgb_linear(v):
+    return torch.where(v > 0.04045, ((v.clamp(min=0.04045) + 0.055) / 1.055) ** 2.4, v / 12.92)
+
+
+def _f(t):
+    return torch.where(t > _EPSILON, t.clamp(min=_EPSILON) ** (1 / 3), 7.787 * t + 16 / 116)
+
+
+def _linear_of_uint8(rgb):
+    """Linear RGB of 8-bit values through a 256-entry table (exact, and far cheaper than the power curve)."""
+    table = _srgb_linear(torch.arange(256, dtype=torch.float64, device=rgb.device) / 255.0).float()
+    return table[rgb.long()]
+
+
+def rgb_to_lab_tensor(rgb):
+    """(B, 3, H, W) sRGB, uint8 or float in [0, 1] -> LAB (L in [0, 100]), float32: the exact formula (OpenCV 5's
+    float conversion, data.color.rgb_to_lab, approximates it within 0.5; tests/test_batch_encode.py)."""
+    linear = _linear_of_uint8(rgb) if rgb.dtype == torch.uint8 else _srgb_linear(rgb.float())
+    matrix = torch.tensor(_RGB_TO_XYZ, dtype=torch.float32, device=rgb.device)
+    matrix = matrix / torch.tensor(_WHITE, dtype=torch.float32, device=rgb.device)[:, None]
+    x, y, z = torch.einsum("ij,bjhw->bihw", matrix, linear).unbind(1)
+    fx, fy, fz = _f(x), _f(y), _f(z)
+    lightness = torch.where(y > _EPSILON, 116 * fy - 16, _KAPPA * y)
+    return torch.stack([lightness, 500 * (fx - fy), 200 * (fy - fz)], dim=1)
 
 
 def lab_to_rgb_tensor(lab):

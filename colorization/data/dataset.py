@@ -6,8 +6,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from . import color
-from .hints import hint_input, sample_hints
+from .batch_encode import BatchEncoder
+from .hints import MAX_SIMULATED_POINTS, TRIES_PER_POINT, draw_hint_tries
 from .image_io import decode_image
 from .screening import measure_source, screen
 from .sources import open_source
@@ -48,9 +48,13 @@ class ColorizationDataset(Dataset):
         self.color_enhance = color_enhance
         listed = self.source.list_images()
         self.num_listed = len(listed)  # image files in the whole source, before the split and the screening
-        measures = measure_source(self.source, listed, screening_workers)
         names = [n for n in listed if spec.split == "all" or split_of(n, val_fraction) == spec.split]
-        self.names, self.dropped = screen(self.source, measures, names, gray_threshold, min_colorfulness)
+        if getattr(self.source, "screened_at", -1.0) >= gray_threshold and min_colorfulness == 0:
+            # packed shards: colorization-pack screened them; no second pass over every photo
+            self.names, self.dropped = names, {"unreadable": 0, "grayscale": 0, "dull": 0}
+        else:
+            measures = measure_source(self.source, listed, screening_workers)
+            self.names, self.dropped = screen(self.source, measures, names, gray_threshold, min_colorfulness)
         logger.info("data set %s (%s, split %s): %d images kept, %d unreadable skipped, %d grayscale dropped%s",
                     spec.name, spec.source, spec.split, len(self.names), self.dropped["unreadable"],
                     self.dropped["grayscale"], f", {self.dropped['dull']} with colorfulness below "
@@ -60,20 +64,39 @@ class ColorizationDataset(Dataset):
         return len(self.names)
 
     def load_rgb(self, index):
-        return decode_image(self.source.read(self.names[index]), min_short_side=self.size)
+        decode = getattr(self.source, "decode", decode_image)  # a source may know a faster way for its own files
+        return decode(self.source.read(self.names[index]), min_short_side=self.size)
 
-    def __getitem__(self, key):
+    def raw_item(self, key):
+        """What a data-loader worker hands over: the photo cropped (and flipped) to size x size as uint8 RGB (3, S, S),
+        and for a hint model's training the draws of its hints (padded to a fixed size so that items collate). The
+        per-pixel work happens batched on the trainer's device (data/batch_encode.py)."""
         epoch, index = key if isinstance(key, tuple) else (0, key)
         img = self.load_rgb(index)
-        rng = np.random.default_rng((self.seed, epoch, index)) if self.train else None
+        item = {"name": self.names[index]}
         if self.train:
+            rng = np.random.default_rng((self.seed, epoch, index))
             img = train_transform(img, self.size, self.crop_scale, self.hflip_prob, rng)
+            if self.hints is not None:
+                count, tries = draw_hint_tries(rng, self.size, self.size, self.hints)
+                padded = np.zeros((MAX_SIMULATED_POINTS * TRIES_PER_POINT, 3), np.int16)
+                padded[:len(tries)] = tries
+                item.update(hint_count=count, hint_tries=torch.from_numpy(padded))
         else:
             img = resize_center_crop(img, self.size)
-        net_input, target = color.encode(color.to_unit(img), self.color_space)
-        if self.train and self.color_enhance != 1.0:
-            target = color.enhance_target(target, self.color_enhance, self.color_space)
-        if self.hints is not None and self.train:
-            hint_ab, mask, _ = sample_hints(target, rng, self.hints)
-            net_input = hint_input(net_input, hint_ab, mask)
-        return {"input": torch.from_numpy(net_input), "target": torch.from_numpy(target), "name": self.names[index]}
+        item["rgb"] = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
+        return item
+
+    def encoder(self):
+        """The BatchEncoder that turns this data set's raw items into network input and target."""
+        return BatchEncoder(self.color_space, self.color_enhance if self.train else 1.0,
+                            self.hints if self.train else None)
+
+    def __getitem__(self, key):
+        """One item encoded on the CPU, by the code that encodes training batches on the device."""
+        raw = self.raw_item(key)
+        batch = {"rgb": raw["rgb"][None]}
+        if "hint_count" in raw:
+            batch.update(hint_count=torch.tensor([raw["hint_count"]]), hint_tries=raw["hint_tries"][None])
+        encoded = self.encoder()(batch)
+        return {"input": encoded["input"][0], "target": encoded["target"][0], "name": raw["name"]}

@@ -14,7 +14,7 @@ HINT_CHANNELS = 3
 # about 600,000 images).
 MAX_SIMULATED_POINTS = 100
 # Positions drawn for a patch before it is given up as too gray (no color worth hinting around there).
-_TRIES_PER_POINT = 4
+TRIES_PER_POINT = 4
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,32 @@ def geometric_count(rng, stop_prob):
     return count
 
 
+def draw_hint_tries(rng, height, width, sampling=HintSampling(), num_points=None):
+    """The random part of simulated hints, which needs no pixels: (points wanted, tries (points x 4, 3) int16 rows
+    of (side, top, left)). Point after point consumes tries in order until one lands on a patch with color (see
+    accepted_tries); the draws are those sample_hints has always made, so the same rng gives the same hints."""
+    count = geometric_count(rng, sampling.stop_prob) if num_points is None else num_points
+    tries = np.zeros((count * TRIES_PER_POINT, 3), np.int16)
+    for row in tries:
+        side = int(rng.integers(1, min(sampling.max_patch, height, width) + 1))
+        gaussian = rng.random() < sampling.gaussian_prob
+        row[:] = side, _position(rng, height, side, gaussian), _position(rng, width, side, gaussian)
+    return count, tries
+
+
+def accepted_tries(count, colorful):
+    """Indices of the tries that become hints: each of `count` points takes the first of its next tries whose patch
+    has color (colorful[i]), or gives up after TRIES_PER_POINT of them."""
+    chosen, position = [], 0
+    for _ in range(count):
+        window = colorful[position:position + TRIES_PER_POINT]
+        hit = int(np.argmax(window)) if window.any() else None
+        if hit is not None:
+            chosen.append(position + hit)
+        position += TRIES_PER_POINT if hit is None else hit + 1
+    return chosen
+
+
 def sample_hints(target_ab, rng, sampling=HintSampling(), num_points=None):
     """Simulated hints from a ground truth target_ab (2,H,W) in network units (ab / 110).
 
@@ -57,19 +83,15 @@ def sample_hints(target_ab, rng, sampling=HintSampling(), num_points=None):
     """
     _, h, w = target_ab.shape
     hint_ab, mask = empty_hints(h, w)
+    count, tries = draw_hint_tries(rng, h, w, sampling, num_points)
+    means = [target_ab[:, top:top + side, left:left + side].reshape(2, -1).mean(axis=1) for side, top, left in tries]
+    colorful = np.array([np.hypot(*m) * color.AB_SCALE >= sampling.min_chroma for m in means], bool)
     points = []
-    count = geometric_count(rng, sampling.stop_prob) if num_points is None else num_points
-    for _ in range(count):
-        for _ in range(_TRIES_PER_POINT):
-            side = int(rng.integers(1, min(sampling.max_patch, h, w) + 1))
-            gaussian = rng.random() < sampling.gaussian_prob
-            top, left = _position(rng, h, side, gaussian), _position(rng, w, side, gaussian)
-            mean_ab = target_ab[:, top:top + side, left:left + side].reshape(2, -1).mean(axis=1)
-            if np.hypot(*mean_ab) * color.AB_SCALE >= sampling.min_chroma:
-                hint_ab[:, top:top + side, left:left + side] = mean_ab[:, None, None]
-                mask[:, top:top + side, left:left + side] = 1.0
-                points.append((top, left, side))
-                break
+    for i in accepted_tries(count, colorful):
+        side, top, left = (int(v) for v in tries[i])
+        hint_ab[:, top:top + side, left:left + side] = means[i][:, None, None]
+        mask[:, top:top + side, left:left + side] = 1.0
+        points.append((top, left, side))
     return hint_ab, mask, points
 
 

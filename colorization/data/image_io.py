@@ -180,3 +180,17 @@ def read_image_file(path, min_short_side=0):
     with open(path, "rb") as f:
         data = f.read()
     return decode_image(data, min_short_side)
+
+
+def decode_plain_jpeg(data, min_short_side=0):
+    """A JPEG as colorization-pack writes them (RGB, no EXIF orientation) -> HxWx3 uint8 RGB, with simplejpeg
+    (libjpeg-turbo, scaling in the DCT domain) when it is installed: 1.15x OpenCV's decode_image on packed photos
+    (docs/data_pipeline.md). Anything simplejpeg refuses, or no simplejpeg, goes through decode_image."""
+    try:
+        import simplejpeg
+        img = simplejpeg.decode_jpeg(data, colorspace="RGB", min_height=min_short_side, min_width=min_short_side)
+    except (ImportError, ValueError):
+        return decode_image(data, min_short_side)
+    if img.size == 0:
+        raise ImageDecodeError("corrupt or truncated image data")
+    return img

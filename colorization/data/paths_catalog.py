@@ -4,6 +4,7 @@ import os
 from dataclasses import dataclass
 
 from ..errors import UserError
+from .shards import is_url
 from .sources import source_kinds, source_type_of
 
 # The data root: COLORIZATION_DATA_DIR, else the repository's datasets/ folder.
@@ -42,6 +43,8 @@ DATASETS = {
     "ade20k_val": {"source": "ADEChallengeData2016/images/validation", "split": "all", "count": 2000,
                    "download": "ADE20K scene parsing: http://data.csail.mit.edu/places/ADEchallenge/"
                                "ADEChallengeData2016.zip, unzipped here"},
+    # Shards written by colorization-pack (docs/data_pipeline.md) are a "source" too: a folder under the data root, or a URL
+    # ("https://host/imagenet_256/", read through a local cache), e.g. {"source": "imagenet_256", "split": "train"}.
 }
 LISTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lists")
 
@@ -64,6 +67,8 @@ def resolve_dataset(name):
     """A catalog name, or a path to an image source (a folder, a .zip, ...) optionally suffixed with @train or @val."""
     if name in DATASETS:
         entry = DATASETS[name]
+        if is_url(entry["source"]):
+            return DatasetSpec(name, entry["source"], entry["split"])
         source = os.path.join(data_dir(), entry["source"])
         if not os.path.exists(source):
             where = f"; download: {entry['download']}" if "download" in entry else ""
@@ -76,6 +81,8 @@ def resolve_dataset(name):
     head, sep, tail = name.rpartition("@")
     if sep and tail in SPLITS:
         path, split = head, tail
+    if is_url(path):  # packed shards
+        return DatasetSpec(name, path, split)
     path = os.path.expanduser(path)
     if source_type_of(path) is not None:
         return DatasetSpec(name, os.path.abspath(path), split)

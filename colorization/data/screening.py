@@ -44,6 +44,11 @@ def measure(source, name):
         img = decode_image(source.read(name), min_short_side=SCREEN_SIDE)
     except (ImageDecodeError, OSError) as e:
         return {"error": str(e)}
+    return measure_image(img)
+
+
+def measure_image(img):
+    """measure() of a decoded HxWx3 uint8 photo."""
     if min(img.shape[:2]) < MIN_SIDE:
         return {"error": f"too small ({img.shape[1]}x{img.shape[0]})"}
     small = resize_center_crop(img, SCREEN_SIDE) if min(img.shape[:2]) > SCREEN_SIDE else img
@@ -130,13 +135,22 @@ def screen(source, measures, names, gray_threshold, min_colorfulness=0.0):
     kept, counts = [], {"unreadable": 0, "grayscale": 0, "dull": 0}
     for name in names:
         m = measures[name]
+        reason = screen_reason(m, gray_threshold, min_colorfulness)
         if "error" in m:
             logger.warning("skipping %s: %s", source.describe(name), m["error"])
-            counts["unreadable"] += 1
-        elif gray_threshold > 0 and m["chroma"] < gray_threshold:
-            counts["grayscale"] += 1
-        elif min_colorfulness > 0 and m["colorfulness"] < min_colorfulness:
-            counts["dull"] += 1
-        else:
+        if reason is None:
             kept.append(name)
+        else:
+            counts[reason] += 1
     return kept, counts
+
+
+def screen_reason(m, gray_threshold, min_colorfulness=0.0):
+    """Why a photo of measures m (measure()) is left out ("unreadable", "grayscale", "dull"), or None to keep it."""
+    if "error" in m:
+        return "unreadable"
+    if gray_threshold > 0 and m["chroma"] < gray_threshold:
+        return "grayscale"
+    if min_colorfulness > 0 and m["colorfulness"] < min_colorfulness:
+        return "dull"
+    return None

@@ -161,15 +161,19 @@ class Colorizer:
     @torch.no_grad()
     def predict_lab(self, photos, hints=None):
         """The colorized LAB (H, W, 3 float32) of each photo at its own size, from one network batch. photos: HxWx3
-        float32 RGB in [0, 1], all of one size (frames of a video); hints: None or one UserHints (or None) each.
-        A LAB model keeps the photo's own L (full resolution and sharpness) under the predicted ab, upsampled; an
-        RGB model's prediction is converted whole."""
-        h, w = photos[0].shape[:2]
+        float32 RGB in [0, 1], of any sizes (the network sees each at its input size); hints: None or one UserHints
+        (or None) each. A LAB model keeps the photo's own L (full resolution and sharpness) under the predicted ab,
+        upsampled; an RGB model's prediction is converted whole."""
         hints = hints or [None] * len(photos)
         x = torch.cat([self.network_input(p, hint)[0] for p, hint in zip(photos, hints)])
-        out = self._prediction(x, (h, w))
         lab_model = self.cfg.INPUT.COLOR_SPACE == "LAB"
-        return [self._output_lab(o, color.rgb_to_lab(p) if lab_model else None) for p, o in zip(photos, out)]
+        sizes = {p.shape[:2] for p in photos}
+        if len(sizes) == 1:
+            outs = self._prediction(x, sizes.pop())
+        else:
+            raw = self.backend.readout(x)
+            outs = [resize_to(r[None], p.shape[:2]).cpu().numpy().transpose(0, 2, 3, 1)[0] for r, p in zip(raw, photos)]
+        return [self._output_lab(o, color.rgb_to_lab(p) if lab_model else None) for p, o in zip(photos, outs)]
 
     @torch.no_grad()
     def predict_prepared(self, prepared, hints=None):

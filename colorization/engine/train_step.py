@@ -3,10 +3,13 @@ and the named loss terms it minimises) forward under autocast, the terms' sum, o
 decision, backward through the gradient scaler, the optimizer and its per-iteration schedule.
 
 A second network with its own optimizer (a GAN discriminator) is one more Update; the loop body does not change.
+
+No value is read back to the host unless the step must decide on it (check_finite: skip a non-finite update): the
+losses come back as device tensors, for the caller to read in bulk (engine/trainer.py, every SOLVER.LOG_PERIOD).
 """
 import math
-from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional
+from dataclasses import dataclass
+from typing import Callable, Dict, Optional
 
 import torch
 
@@ -24,13 +27,33 @@ class Update:
 
 @dataclass
 class StepOutcome:
-    """losses: every term's value in this process, and each update's sum as "<update name>_total";
-    finite: every update's total was finite on every rank (else its optimizer step was skipped);
-    shared: the values of the step's `shared` callable, summed over ranks."""
-    losses: Dict[str, float]
-    finite: bool
-    shared: List[float] = field(default_factory=list)
+    """losses: every term's value in this process, and each update's sum as "<update name>_total", as 0-d device
+    tensors; totals: each update's total summed over ranks (device tensor), whose finiteness decides;
+    finite: with check_finite, whether every update was finite on every rank (else its optimizer step was skipped),
+    else None (not read); shared: the values of the step's `shared` callable summed over ranks (device tensor)."""
+    losses: Dict[str, torch.Tensor]
+    totals: torch.Tensor
+    finite: Optional[bool] = None
+    shared: Optional[torch.Tensor] = None
     images: int = 0
+
+    def _parts(self):
+        return [torch.stack(list(self.losses.values())), self.totals] + ([self.shared] if self.shared is not None else [])
+
+
+def read_outcomes(outcomes):
+    """[(losses as floats, totals as floats, shared as floats)] of several steps' outcomes, in one host sync."""
+    parts = [o._parts() for o in outcomes]
+    values = torch.cat([t.reshape(-1).float() for p in parts for t in p]).tolist() if parts else []
+    out, at = [], 0
+    for outcome, p in zip(outcomes, parts):
+        sizes = [t.numel() for t in p]
+        chunks = []
+        for size in sizes:
+            chunks.append(values[at:at + size])
+            at += size
+        out.append((dict(zip(outcome.losses, chunks[0])), chunks[1], chunks[2] if len(chunks) > 2 else []))
+    return out
 
 
 def forward_model(step, model, inputs):
@@ -41,17 +64,21 @@ def forward_model(step, model, inputs):
 
 
 class TrainStep:
-    """step(batch, shared=None) -> StepOutcome. all_reduce_sum(tensor) -> list of floats summed over ranks
-    (the values themselves on one process): one small all-reduce per update carries its loss and, for the first
-    update, the floats shared() returns (e.g. a stop request), so that every rank takes the same decisions.
-    shared is called after the first forward pass: a request that arrived during it counts for this step."""
+    """step(batch, shared=None) -> StepOutcome. all_reduce_sum(tensor) -> that tensor summed over ranks (itself on
+    one process): one small all-reduce per update carries its loss and, for the first update, the floats shared()
+    returns (e.g. a stop request), so that every rank takes the same decisions. shared is called after the first
+    forward pass: a request that arrived during it counts for this step. check_finite: read each update's total
+    (a host sync) and skip its optimizer step when it is not finite on some rank. host_reads counts the syncs."""
 
-    def __init__(self, updates, device, amp_dtype=None, memory_format=torch.contiguous_format, all_reduce_sum=None):
+    def __init__(self, updates, device, amp_dtype=None, memory_format=torch.contiguous_format, all_reduce_sum=None,
+                 check_finite=False):
         self.updates = list(updates)
         self.device = device
         self.amp_dtype = amp_dtype
         self.memory_format = memory_format
-        self.all_reduce_sum = all_reduce_sum or (lambda values: values.tolist())
+        self.all_reduce_sum = all_reduce_sum or (lambda values: values)
+        self.check_finite = check_finite
+        self.host_reads = 0
 
     def autocast(self):
         return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
@@ -62,23 +89,29 @@ class TrainStep:
 
     def __call__(self, batch, shared=None):
         inputs, targets = self.to_device(batch)
-        values, finite, reduced_shared = {}, True, []
+        values, totals, finite, reduced_shared = {}, [], True, None
         for i, update in enumerate(self.updates):
             terms = update.losses(self, inputs, targets)
             total = sum(terms.values())
-            values.update({name: t.item() for name, t in terms.items()})
-            values[f"{update.name}_total"] = total.item()
+            values.update({name: t.detach().float() for name, t in terms.items()})
+            values[f"{update.name}_total"] = total.detach().float()
             extra = [float(v) for v in shared()] if i == 0 and shared is not None else []
             reduced = self.all_reduce_sum(torch.stack([total.detach().float()] + [total.new_tensor(v) for v in extra]))
+            totals.append(reduced[0])
             update.optimizer.zero_grad(set_to_none=True)
-            if math.isfinite(reduced[0]):
+            if self.check_finite:
+                self.host_reads += 1
+                take = math.isfinite(reduced[0].item())
+                finite = finite and take
+            else:
+                take = True  # the caller reads the totals later and stops the run on a non-finite one
+            if take:
                 update.scaler.scale(total).backward()
                 update.scaler.step(update.optimizer)
                 update.scaler.update()
-            else:
-                finite = False
             if i == 0:
                 reduced_shared = reduced[1:]
             if update.scheduler is not None:
                 update.scheduler.step()
-        return StepOutcome(values, finite, reduced_shared, len(inputs))
+        return StepOutcome(values, torch.stack(totals), finite if self.check_finite else None, reduced_shared,
+                           len(inputs))

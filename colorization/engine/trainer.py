@@ -13,6 +13,7 @@ from tqdm import tqdm
 from ..checkpoint import (CHECKPOINT_FORMAT, build_model_with_weights, check_checkpoint, color_constants,
                           last_checkpoint, load_checkpoint, load_model_weights, save_checkpoint)
 from ..data.build import build_data_loader, build_dataset, close_data_loader
+from ..data.prefetch import DevicePrefetcher
 from ..modeling import build_model
 from ..solver.build import build_lr_scheduler, build_optimizer
 from ..utils.allocator import keep_freed_memory
@@ -24,7 +25,7 @@ from ..utils.logger import setup_logger
 from .color_prior import prepare_color_prior
 from .hooks import EpochRecord, default_hooks
 from .losses import Objective
-from .train_step import TrainStep, Update
+from .train_step import TrainStep, Update, read_outcomes
 
 
 class NonFiniteLossError(RuntimeError):
@@ -81,7 +82,7 @@ class Trainer:
             atomic_write(os.path.join(self.output_dir, "config.yaml"), lambda f: f.write(cfg.dump()), mode="w")
         self._wrap_model()
         self.step = TrainStep(self.build_updates(), self.device, self.amp_dtype, self.memory_format,
-                              self._all_ranks_sum)
+                              self._all_ranks_sum, check_finite=cfg.SOLVER.SKIP_NONFINITE)
         self.hooks = default_hooks() if hooks is None else list(hooks)
 
     # ------------------------------------------------------------------ build steps
@@ -281,26 +282,44 @@ class Trainer:
         for hook in self.hooks:
             hook.before_epoch(self)
         start, seen = time.perf_counter(), 0
-        bar = tqdm(self.train_loader, desc=f"epoch {self.epoch + 1}/{self.cfg.SOLVER.MAX_EPOCHS}",
+        self.batches = DevicePrefetcher(self.train_loader, self.device, self.train_set.encoder())
+        bar = tqdm(self.batches, desc=f"epoch {self.epoch + 1}/{self.cfg.SOLVER.MAX_EPOCHS}",
                    disable=not self.dist.is_main, dynamic_ncols=True, leave=False, mininterval=1.0)
+        pending = []  # (iteration, outcome) of the steps whose losses are still on the device
         for batch in bar:
-            # The stop request travels with the loss in the step's one all-reduce: every rank stops together.
+            # The stop request travels with the loss in the step's all-reduce: every rank stops at the same read.
             outcome = self.step(batch, shared=lambda: [float(self._stop_signal is not None)])
-            stop_now = outcome.shared[0] > 0
-            if stop_now and self._stop_signal is None:  # the signal reached another rank
-                self._stop_signal = signal.SIGTERM
-            self._account(outcome)
+            pending.append((self.iter_in_epoch, outcome))
             self.iter_in_epoch += 1
             seen += outcome.images * self.dist.world_size
-            bar.set_postfix(self._progress(outcome.losses), img_s=f"{seen / (time.perf_counter() - start):.1f}")
             for hook in self.hooks:
                 hook.after_step(self, outcome)
+            # One process stops at once; several agree at the next read.
+            stop_now = self._stop_signal is not None and not self.dist.enabled
+            if stop_now or len(pending) >= self.cfg.SOLVER.LOG_PERIOD or self.iter_in_epoch == self.iters_per_epoch:
+                losses, agreed = self._read_pending(pending)
+                pending = []
+                bar.set_postfix(self._progress(losses), img_s=f"{seen / (time.perf_counter() - start):.1f}")
+                stop_now = stop_now or agreed
             if stop_now:
                 return False
         bar.close()
         self.epoch_seconds = time.perf_counter() - start
         self.epoch_images = seen
         return True
+
+    def _read_pending(self, pending):
+        """Reads the losses of the pending steps (one host sync) into the epoch's sums, in order. Returns (the last
+        step's losses, whether some rank asked to stop)."""
+        self.step.host_reads += 1
+        stop = False
+        for (iteration, outcome), (losses, totals, shared) in zip(pending, read_outcomes([o for _, o in pending])):
+            finite = outcome.finite if outcome.finite is not None else all(math.isfinite(t) for t in totals)
+            self._account(iteration, losses, finite, outcome.images)
+            stop = stop or bool(shared and shared[0] > 0)
+        if stop and self._stop_signal is None:  # the signal reached another rank
+            self._stop_signal = signal.SIGTERM
+        return losses, stop
 
     @staticmethod
     def _progress(losses):
@@ -311,26 +330,26 @@ class Trainer:
             shown.update((n, losses[n]) for n in terms)
         return {n: f"{v:.4g}" for n, v in shown.items()}
 
-    def _account(self, outcome):
+    def _account(self, iteration, losses, finite, images):
         """Adds a finite step to the epoch's sums; a non-finite one is skipped (SOLVER.SKIP_NONFINITE) or ends
-        the run naming the iteration."""
-        if outcome.finite:
-            for name, value in outcome.losses.items():
+        the run naming the iteration (0-based in the epoch)."""
+        if finite:
+            for name, value in losses.items():
                 total = self.epoch_loss.setdefault(name, [0.0, 0])
-                total[0] += value * outcome.images
-                total[1] += outcome.images
+                total[0] += value * images
+                total[1] += images
             return
         # The model's total when that is what failed, else the discriminator's.
-        name = next(n for n in ("model_total", "discriminator_total") if not math.isfinite(outcome.losses.get(n, 0)))
-        what, loss = ("loss" if name == "model_total" else "discriminator loss"), outcome.losses[name]
+        name = next(n for n in ("model_total", "discriminator_total") if not math.isfinite(losses.get(n, 0)))
+        what, loss = ("loss" if name == "model_total" else "discriminator loss"), losses[name]
         if self.cfg.SOLVER.SKIP_NONFINITE:
             self.skipped_steps += 1
             self.logger.warning("skipped iteration %d of epoch %d: %s is %s (SOLVER.SKIP_NONFINITE)",
-                                self.iter_in_epoch + 1, self.epoch + 1, what, loss)
+                                iteration + 1, self.epoch + 1, what, loss)
         else:
             raise NonFiniteLossError(
-                f"{what} is {loss} at epoch {self.epoch + 1}, iteration {self.iter_in_epoch + 1} "
-                f"(global iteration {self.epoch * self.iters_per_epoch + self.iter_in_epoch + 1}); "
+                f"{what} is {loss} at epoch {self.epoch + 1}, iteration {iteration + 1} "
+                f"(global iteration {self.epoch * self.iters_per_epoch + iteration + 1}); "
                 f"the last good checkpoint in {self.output_dir} is kept. Lower SOLVER.BASE_LR or set "
                 f"SOLVER.SKIP_NONFINITE True")
 
@@ -348,7 +367,7 @@ class Trainer:
         if self.dist.enabled:
             values = values.clone()
             torch.distributed.all_reduce(values)
-        return values.tolist()
+        return values
 
     def _reduced_epoch_loss(self):
         """{name: [sum, images]} of the current epoch so far, over all processes (names without images left out)."""

@@ -6,11 +6,19 @@ import numpy as np
 
 
 def write_rgb(path, rgb):
-    """Write an RGB uint8 image; the format follows the extension."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    ok = cv2.imwrite(path, cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise OSError(f"could not write image {path}")
+    """Write an RGB uint8 image; the format follows the extension. Written under a temporary name (same extension)
+    and renamed: a killed run never leaves a half-written image under the final name."""
+    folder, name = os.path.split(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    stem, ext = os.path.splitext(name)
+    tmp = os.path.join(folder, f".{stem}.{os.getpid()}.tmp{ext}")
+    try:
+        if not cv2.imwrite(tmp, cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR)):
+            raise OSError(f"could not write image {path}")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def hstack(images, gap=4):
