@@ -8,7 +8,7 @@ import numpy as np
 
 from colorization.cli.inference import main as colorize
 from colorization.data.pack import pack
-from colorization.data.sources import FolderSource
+from colorization.data.source_folder import FolderSource
 from conftest import REPO
 
 MODEL = os.path.join(REPO, "models", "landscape_train", "basic_LAB.pth")

@@ -18,15 +18,19 @@ from ..utils.io import ensure_writable
 from .common import CommandParser, exit_2_on_user_error
 
 
-@exit_2_on_user_error
-def main(argv=None):
+def parse_args(argv=None):
     p = CommandParser(__doc__)
     p.add_argument("--dataset", required=True, metavar="NAME_OR_PATH", help="what to pack")
     p.add_argument("--output", required=True, metavar="FOLDER", help="folder of the shards and their index.json")
     p.add_argument("--size", type=int, default=256, help="short side of the stored photos (default: %(default)s)")
     p.add_argument("--quality", type=int, default=95, help="JPEG quality, 50 to 100 (default: %(default)s)")
     p.add_argument("--shard_mb", type=float, default=128, help="about this many MB per shard (default: %(default)s)")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+@exit_2_on_user_error
+def main(argv=None):
+    args = parse_args(argv)
     if args.size < 8:
         raise UserError(f"--size {args.size}: give a short side of at least 8 pixels")
     if not 50 <= args.quality <= 100:
@@ -35,7 +39,7 @@ def main(argv=None):
         raise UserError(f"--shard_mb {args.shard_mb}: give a positive size")
     cfg = load_cfg(None, [])
     spec = resolve_dataset(args.dataset)
-    source = open_source(spec.source)
+    source = open_source(spec.source, spec.root)
     names = source.list_images()
     if spec.split != "all":
         names = [n for n in names if split_of(n, cfg.DATASETS.VAL_FRACTION) == spec.split]

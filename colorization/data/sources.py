@@ -1,5 +1,7 @@
 """The image source types the framework knows; importing this module registers them (data/source_registry.py). To add
 a storage format: a file like source_zip.py, and its name on the import line below."""
-from . import source_folder, source_zip  # noqa: F401  (each registers its type)
-from . import list_source, shards  # noqa: F401  (after them: messages list the common types first)
+# The first type that claims a path opens it: shards (a folder with an index.json, or a URL) before plain folders.
+from . import shards  # noqa: F401  (each registers its type)
+from . import source_folder, source_zip  # noqa: F401
+from . import list_source  # noqa: F401
 from .source_registry import SOURCE_TYPES, open_source, source_kinds, source_type_of  # noqa: F401

@@ -13,7 +13,7 @@ from ..data import color
 from ..data.image_io import ImageDecodeError, decode_image
 from ..errors import UserError
 from ..utils.visualize import write_rgb
-from .predictor import Colorizer
+from .colorizer import Colorizer
 
 
 class _Photos(Dataset):
