@@ -77,9 +77,11 @@ def state_dict_of(obj, path: str) -> dict:
     return obj
 
 
-def load_official_state_dict(net: torch.nn.Module, state_dict: dict, source="official weights", unused=()) -> None:
+def load_official_state_dict(net: torch.nn.Module, state_dict: dict, source="official weights", unused=(),
+                             optional=()) -> None:
     """Strictly load an official-layout state dict into ``net``, naming missing, unexpected or misshaped keys.
-    unused: prefixes of keys the file has and ``net`` does not need (a backbone's classifier), left out first."""
+    unused: prefixes of keys the file has and ``net`` does not need (a backbone's classifier), left out first;
+    optional: prefixes of keys of ``net`` the file may lack (they keep their initial values)."""
     if state_dict and all(k.startswith("module.") for k in state_dict):
         # Saved from a DistributedDataParallel wrapper.
         state_dict = {k[len("module."):]: v for k, v in state_dict.items()}
@@ -90,6 +92,8 @@ def load_official_state_dict(net: torch.nn.Module, state_dict: dict, source="off
     for key, value in net.state_dict().items():
         if key.endswith("num_batches_tracked") and key not in filled:
             filled[key] = torch.zeros_like(value)
+        elif key.startswith(tuple(optional)) and key not in filled:
+            filled[key] = value
     load_model_weights(net, filled, source, strict=True)
 
 

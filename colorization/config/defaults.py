@@ -8,7 +8,8 @@ _C = Section()
 # Model
 # ---------------------------------------------------------------------------
 _C.MODEL = Section()
-# Network name from the model registry: "basic", "eccv16" or "siggraph17" (the registry checks the name).
+# Network name from the model registry: "basic", "eccv16", "siggraph17", "resnet34_unet", "resnet50_unet" or
+# "ddcolor" (the registry checks the name).
 _C.MODEL.ARCH = Text("basic", nonempty=True)
 # "regression" predicts the target channels directly; "classification" predicts a distribution over
 # quantized ab bins and reads it out with an annealed mean (LAB only).
@@ -42,6 +43,22 @@ _C.MODEL.FREEZE_ENCODER_EPOCHS = Int(0, ge=0)
 # User hints: the network also takes hint ab (ab / 110, zero where no hint) and a hint mask (LAB only). "siggraph17"
 # always has these channels (all zero: automatic colorization); "basic" gets them when True; "eccv16" cannot.
 _C.MODEL.HINTS = Bool(False)
+# DDColor (MODEL.ARCH "ddcolor"): the ConvNeXt size of its encoder ("convnext-t" for ddcolor_paper_tiny,
+# "convnext-l" for the large published files; "convnext-atto" for quick runs) and its decoders' settings (every
+# published file: 100 queries, 3 scales, 9 layers, width 512, hidden 256).
+_C.MODEL.DDCOLOR = Section()
+_C.MODEL.DDCOLOR.ENCODER = Choice("convnext-t", among=("convnext-atto", "convnext-t", "convnext-s", "convnext-b",
+                                                       "convnext-l"))
+# Color queries of the color decoder: the number of color maps the refine layer mixes into ab.
+_C.MODEL.DDCOLOR.NUM_QUERIES = Int(100, ge=1)
+# Pixel-decoder scales the queries attend to, one per round (strides 16, 8, 4; at most 3).
+_C.MODEL.DDCOLOR.NUM_SCALES = Int(3, ge=1, le=3)
+# Rounds of cross-attention, self-attention and FFN of the color decoder.
+_C.MODEL.DDCOLOR.NUM_LAYERS = Int(9, ge=1)
+# Channels of the pixel decoder at strides 16 and 8 (half of it at stride 4 and at full resolution).
+_C.MODEL.DDCOLOR.DECODER_WIDTH = Int(512, ge=8, multiple_of=2)
+# Hidden features of the color decoder (a multiple of its 8 attention heads; its FFN is 8 times wider).
+_C.MODEL.DDCOLOR.HIDDEN_DIM = Int(256, ge=8, multiple_of=8)
 
 # ---------------------------------------------------------------------------
 # Input
@@ -59,6 +76,15 @@ _C.INPUT.HFLIP_PROB = Float(0.5, ge=0, le=1)
 # Color enhance (DDColor: 1.2): the chroma of training targets is multiplied by this factor (a and b scaled, lightness
 # and hue kept), which pushes the model towards more saturated color. 1 leaves the targets as they are.
 _C.INPUT.COLOR_ENHANCE = Float(1.0, gt=0)
+# How a photo is resized to INPUT.SIZE when colorizing: "auto" (OpenCV area interpolation when shrinking, linear
+# when enlarging) or "linear" (OpenCV linear always, as DDColor's reference pipeline does).
+_C.INPUT.RESIZE_INTERPOLATION = Choice("auto", among=("auto", "linear"))
+# How the predicted ab is brought back to the photo's size when colorizing: "bilinear", or "nearest" (DDColor's
+# reference pipeline; blockier color edges on photos larger than INPUT.SIZE).
+_C.INPUT.AB_UPSAMPLING = Choice("bilinear", among=("bilinear", "nearest"))
+# When colorizing, keep the photo's aspect ratio: the network sees it with its longer side INPUT.SIZE and the other
+# side rounded to a multiple of 32, instead of squeezed into INPUT.SIZE x INPUT.SIZE (hint models: square only).
+_C.INPUT.KEEP_ASPECT = Bool(False)
 # Simulated user hints of a hint model's training items (Zhang et al. 2017), drawn from each item's ground truth.
 _C.INPUT.HINTS = Section()
 # Hint points per item are geometric: keep adding one while a uniform draw stays above this (1/8: 7 on average,

@@ -14,10 +14,16 @@ MODEL_REGISTRY = {}
 @dataclass(frozen=True)
 class PublishedWeights:
     """A weights file published for a network: where it is, its SHA-256, and its state-dict layout
-    ("official": the network's own module names, without this framework's "net." / "head." prefixes)."""
+    ("official": the network's own module names, without this framework's "net." / "head." prefixes). module: the
+    submodule of the network the file fills ("" the whole network; None: the entry's pretrained_module); with module
+    set, unused: key prefixes of the file the submodule has no use for, optional: key prefixes of the submodule the
+    file lacks (they keep their initial values)."""
     url: str
     sha256: str
     layout: str = "official"
+    module: Optional[str] = None
+    unused: Tuple[str, ...] = ()
+    optional: Tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -28,7 +34,9 @@ class ModelEntry:
     hints: whether the network takes user hints (MODEL.HINTS): "never", "optional" or "always" (its input has the
     hint channels in any case; without hints they are zero). pretrained_module: the submodule of the network that
     an official-layout file fills ("" the whole network; "encoder" where the published weights are a backbone's
-    ImageNet classification weights); pretrained_unused: key prefixes of such a file the network has no use for."""
+    ImageNet classification weights); pretrained_unused: key prefixes of such a file the network has no use for;
+    official_optional: key prefixes of the network that a whole-network official file may lack (a zero-initialised
+    hint branch, which then keeps its initial weights)."""
     name: str
     builder: Callable
     color_spaces: Tuple[str, ...] = ("LAB", "RGB")
@@ -37,16 +45,28 @@ class ModelEntry:
     hints: str = "never"
     pretrained_module: str = ""
     pretrained_unused: Tuple[str, ...] = ()
+    official_optional: Tuple[str, ...] = ()
+
+    def official_target(self, spec):
+        """(submodule, unused key prefixes of the file, optional key prefixes of the submodule) for the
+        official-layout weights `spec` (a published name or a file)."""
+        weights = self.weights.get(str(spec).strip().lower())
+        if weights is not None and weights.module is not None:
+            return weights.module, weights.unused, weights.optional
+        if self.pretrained_module:
+            return self.pretrained_module, self.pretrained_unused, ()
+        return "", self.pretrained_unused, self.official_optional
 
 
 def register_model(name, color_spaces=("LAB", "RGB"), weights=None, bins_from_official=None, hints="never",
-                   pretrained_module="", pretrained_unused=()):
+                   pretrained_module="", pretrained_unused=(), official_optional=()):
     """Decorator registering a network builder under `name`, with its rules and published weights."""
     def wrap(builder):
         if name in MODEL_REGISTRY:
             raise ValueError(f"model {name!r} is registered twice")
         MODEL_REGISTRY[name] = ModelEntry(name, builder, tuple(color_spaces), dict(weights or {}),
-                                          bins_from_official, hints, pretrained_module, tuple(pretrained_unused))
+                                          bins_from_official, hints, pretrained_module, tuple(pretrained_unused),
+                                          tuple(official_optional))
         return builder
     return wrap
 
