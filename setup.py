@@ -43,10 +43,12 @@ setup(
         # tensorboard exercises the optional event writer, scipy's sqrtm checks the Frechet distance of FID, selenium
         # drives Chromium in the web page's test; the tests also run video, the ONNX export and runtime, and the app.
         "dev": ["pytest>=7", "scikit-image>=0.21", "pillow>=9", "tensorboard>=2.10", "scipy>=1.9", "selenium>=4.10",
-                *VIDEO, *ONNX, *SERVE],
+                "safetensors>=0.4", *VIDEO, *ONNX, *SERVE],
         "tb": ["tensorboard>=2.10"],
         "video": VIDEO,
         "onnx": ONNX,
         "serve": SERVE,
+        # .safetensors weights files (DDColor's and others' published or converted weights).
+        "safetensors": ["safetensors>=0.4"],
     },
 )

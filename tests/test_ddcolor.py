@@ -94,3 +94,117 @@ def test_hint_branch_starts_at_zero():
     hints = torch.cat([torch.randn(1, 2, 64, 64), torch.ones(1, 1, 64, 64)], dim=1)
     with torch.no_grad():
         assert torch.equal(plain(x), hinted(torch.cat([x, hints], dim=1)))
+
+
+def quick_config(folder, *extra):
+    """A YAML file of the quick-size network (64 px), as a user's --config."""
+    path = folder / "ddcolor_quick.yaml"
+    pairs = dict(zip(QUICK[::2], QUICK[1::2]))
+    pairs.update(zip(extra[::2], extra[1::2]))
+    pairs = list(pairs.items())
+    lines = ["MODEL:", '  ARCH: "ddcolor"', "  DDCOLOR:"]
+    lines += [f"    {k.split('.')[-1]}: {v}" for k, v in pairs if k.startswith("MODEL.DDCOLOR.")]
+    lines += [f"  {k.split('.')[-1]}: {v}" for k, v in pairs if k.startswith("MODEL.") and k.count(".") == 1
+              and k != "MODEL.ARCH"]
+    lines += ["INPUT:", "  SIZE: 64"]
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def published_file(folder, name="pytorch_model.bin"):
+    """A quick-size network's raw state dict as DDColor publishes its files (no framework prefixes), with trained-like
+    BatchNorm statistics."""
+    torch.manual_seed(1)
+    net = build_model(load_cfg(None, QUICK)).net
+    state = {k: (v.uniform_(0.5, 2.0) if "running_var" in k else v) for k, v in net.state_dict().items()}
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, path)
+    return path, state
+
+
+def test_published_name_downloads_once_into_the_cache(server, monkeypatch):
+    from colorization.checkpoint import load_model
+    from colorization.checkpoint.download import weights_cache_dir
+    from colorization.modeling import ddcolor
+    from colorization.modeling.registry import MODEL_REGISTRY, PublishedWeights
+
+    base, served, requests = server
+    path, state = published_file(served / "piddnad" / "ddcolor_paper_tiny" / "resolve" / "main")
+    url = f"{base}/piddnad/ddcolor_paper_tiny/resolve/main/pytorch_model.bin"
+    monkeypatch.setitem(MODEL_REGISTRY["ddcolor"].weights, "ddcolor_paper_tiny", PublishedWeights(url, "", module=""))
+    monkeypatch.setitem(ddcolor.DDCOLOR_ENCODER_OF, "ddcolor_paper_tiny", "convnext-atto")
+    config = quick_config(served.parent)
+    for _ in range(2):
+        cfg, model = load_model("ddcolor_paper_tiny", config)
+        assert all(torch.equal(model.net.state_dict()[k], v) for k, v in state.items())
+    assert len(requests) == 1
+    # Every Hugging Face repo names its file pytorch_model.bin: the cache keeps the repo in the name.
+    assert os.listdir(weights_cache_dir()) == ["piddnad--ddcolor_paper_tiny--pytorch_model.bin"]
+
+
+def test_published_name_needs_the_matching_encoder(tmp_path):
+    from colorization.errors import UserError
+    with pytest.raises(UserError, match="MODEL.DDCOLOR.ENCODER is 'convnext-t'.*convnext-l"):
+        load_cfg(None, ["MODEL.ARCH", "ddcolor", "MODEL.PRETRAINED", "ddcolor_artistic"])
+
+
+def test_every_published_form_loads_and_colorizes_alike(tmp_path):
+    """A raw state dict (.bin / .pth / .pt), .safetensors, basicsr's {"params": ...} and {"params_ema": ...}."""
+    from safetensors.torch import save_file
+
+    from colorization.checkpoint import load_model
+
+    _, state = published_file(tmp_path)
+    files = {"raw.pt": state, "train.pth": {"params": state, "iter": 5}, "ema.pth": {"params_ema": state}}
+    for name, obj in files.items():
+        torch.save(obj, tmp_path / name)
+    save_file({k: v.contiguous() for k, v in state.items()}, str(tmp_path / "weights.safetensors"))
+    config = quick_config(tmp_path)
+    x = torch.randn(1, 1, 64, 64)
+    outputs = []
+    for name in ["pytorch_model.bin", *files, "weights.safetensors"]:
+        _, model = load_model(str(tmp_path / name), config)
+        with torch.no_grad():
+            outputs.append(model.eval()(x))
+    assert all(torch.equal(outputs[0], o) for o in outputs[1:])
+
+
+def test_a_file_of_another_size_names_the_first_mismatching_key(tmp_path):
+    from colorization.checkpoint import load_model
+    from colorization.errors import UserError
+
+    path, _ = published_file(tmp_path)
+    other = quick_config(tmp_path, "MODEL.DDCOLOR.NUM_QUERIES", "6")
+    with pytest.raises(UserError, match=r"does not fit this model: 4 wrongly shaped keys: "
+                                        r"decoder\.color_decoder\.query_feat\.weight: file \(8, 16\) vs model \(6, 16\)"):
+        load_model(str(path), other)
+
+
+def test_convnext_22k_file_fills_the_encoder_for_training(server, monkeypatch):
+    """MODEL.PRETRAINED convnext_t_22k: the classification file (weights under "model", with its classifier "head.*"
+    and without DDColor's stage norms) fills encoder.arch; the rest keeps its initialisation."""
+    from colorization.checkpoint import build_model_with_weights, load_model
+    from colorization.errors import UserError
+    from colorization.modeling import ddcolor
+    from colorization.modeling.convnext import ConvNeXt
+    from colorization.modeling.registry import MODEL_REGISTRY
+
+    base, served, requests = server
+    torch.manual_seed(2)
+    classifier = {k: v for k, v in ConvNeXt("convnext-atto").state_dict().items()
+                  if not k.startswith(("norm0.", "norm1.", "norm2.", "norm3."))}
+    classifier.update({"head.weight": torch.randn(21841, 320), "head.bias": torch.zeros(21841)})
+    torch.save({"model": classifier}, served / "convnext_atto_22k_224.pth")
+    entry = MODEL_REGISTRY["ddcolor"].weights["convnext_t_22k"]
+    monkeypatch.setitem(MODEL_REGISTRY["ddcolor"].weights, "convnext_t_22k",
+                        type(entry)(f"{base}/convnext_atto_22k_224.pth", "", module=entry.module,
+                                    unused=entry.unused, optional=entry.optional))
+    monkeypatch.setitem(ddcolor.DDCOLOR_ENCODER_OF, "convnext_t_22k", "convnext-atto")
+    model = build_model_with_weights(load_cfg(None, QUICK + ["MODEL.PRETRAINED", "convnext_t_22k"]))
+    encoder = model.net.encoder.arch.state_dict()
+    assert all(torch.equal(encoder[k], v) for k, v in classifier.items() if not k.startswith("head."))
+    assert torch.equal(encoder["norm0.weight"], torch.ones(40))  # not in the file: as initialised
+    assert len(requests) == 1
+    with pytest.raises(UserError, match="encoder.arch's only"):
+        load_model("convnext_t_22k", quick_config(served.parent))

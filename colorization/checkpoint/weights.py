@@ -64,16 +64,23 @@ def load_state_dict_file(path: str) -> dict:
     return state_dict_of(load_checkpoint(path), path)
 
 
+# Where a training checkpoint of another framework keeps its network's weights: torchvision / ConvNeXt files under
+# "model"; basicsr's (DDColor's) under "params", or "params_ema" alone when it kept only the averaged weights.
+_STATE_DICT_ENTRIES = ("model", "params", "params_ema")
+
+
 def state_dict_of(obj, path: str) -> dict:
-    if isinstance(obj, dict) and isinstance(obj.get("model"), dict):
-        obj = obj["model"]
+    if isinstance(obj, dict):
+        entry = next((k for k in _STATE_DICT_ENTRIES if isinstance(obj.get(k), dict)), None)
+        if entry is not None:
+            obj = obj[entry]
     if not isinstance(obj, dict) or not obj:
         raise UserError(f"{path!r} is not a state dict (got {type(obj).__name__}); expected a dict of "
                         f"tensors or a checkpoint with a 'model' entry")
     not_tensors = [k for k, v in obj.items() if not isinstance(v, torch.Tensor)]
     if not_tensors:
         raise UserError(f"{path!r} does not look like a state dict: entries {not_tensors[:5]} are not "
-                        f"tensors (a checkpoint should keep its weights under 'model')")
+                        f"tensors (a checkpoint should keep its weights under {' or '.join(map(repr, _STATE_DICT_ENTRIES))})")
     return obj
 
 

@@ -104,7 +104,7 @@ def check_model_config(cfg):
         raise UserError(f"config key MODEL.FREEZE_ENCODER_EPOCHS is {cfg.MODEL.FREEZE_ENCODER_EPOCHS}, but MODEL.ARCH "
                         f"{entry.name!r} has no pretrained encoder; models with one: {', '.join(with_encoder)}")
     pretrained = cfg.MODEL.PRETRAINED.strip().lower()
-    if pretrained and "://" not in pretrained and not pretrained.endswith((".pth", ".pt")) \
+    if pretrained and "://" not in pretrained and not pretrained.endswith((".pth", ".pt", ".bin", ".safetensors")) \
             and pretrained not in entry.weights:
         published = [n for n, e in MODEL_REGISTRY.items() if pretrained in e.weights]
         raise UserError(f"MODEL.PRETRAINED {cfg.MODEL.PRETRAINED!r} exists for {', '.join(published) or 'no model'}, "
