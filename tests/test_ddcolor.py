@@ -208,3 +208,46 @@ def test_convnext_22k_file_fills_the_encoder_for_training(server, monkeypatch):
     assert len(requests) == 1
     with pytest.raises(UserError, match="encoder.arch's only"):
         load_model("convnext_t_22k", quick_config(served.parent))
+
+
+def _colorizer(*opts):
+    from colorization.engine.predictor import Colorizer
+    torch.manual_seed(3)
+    cfg = load_cfg(None, QUICK + list(opts))
+    return Colorizer(build_model(cfg), cfg, torch.device("cpu"))
+
+
+def test_reference_pipeline_options(photo_path):
+    """INPUT.RESIZE_INTERPOLATION linear + AB_UPSAMPLING nearest (configs/ddcolor_*.yaml) are DDColor's pipeline: the
+    network sees L of the photo resized by OpenCV linear, its ab is repeated pixel by pixel onto the photo's grid, under
+    the photo's own L."""
+    import cv2
+    import torch.nn.functional as F
+
+    from colorization.data import color
+    from colorization.data.image_io import read_image_file as read_image
+
+    rgb = read_image(photo_path)[:100, :150]
+    faithful = _colorizer("INPUT.RESIZE_INTERPOLATION", "linear", "INPUT.AB_UPSAMPLING", "nearest")
+    lab, = faithful.predict_lab([color.to_unit(rgb)])
+    small = cv2.resize(color.to_unit(rgb), (64, 64), interpolation=cv2.INTER_LINEAR)
+    x = torch.from_numpy(color.encode(small, "LAB")[0])[None]
+    with torch.no_grad():
+        ab = F.interpolate(faithful.model(x), size=(100, 150), mode="nearest")[0].numpy().transpose(1, 2, 0)
+    assert abs(lab[:, :, 1:] - ab * color.AB_SCALE).max() < 1e-4
+    assert abs(lab[:, :, 0] - color.rgb_to_lab(color.to_unit(rgb))[:, :, 0]).max() < 1e-4
+    # The framework's default differs in both steps (area shrink, bilinear ab), from the same weights.
+    default = _colorizer()
+    default.model.load_state_dict(faithful.model.state_dict())
+    assert abs(default.predict_lab([color.to_unit(rgb)])[0][:, :, 1:] - lab[:, :, 1:]).max() > 0.01
+
+
+def test_keep_aspect_feeds_the_photo_unsqueezed(photo_path):
+    from colorization.data.image_io import read_image_file as read_image
+
+    colorizer = _colorizer("INPUT.KEEP_ASPECT", "True")
+    assert colorizer.net_size(1000, 500) == (64, 32) and colorizer.net_size(300, 1000) == (32, 64)
+    rgb = read_image(photo_path)[:90, :160]
+    x, _ = colorizer.network_input(rgb.astype("float32") / 255)
+    assert tuple(x.shape) == (1, 1, 32, 64)
+    assert colorizer.colorize(rgb).shape == rgb.shape

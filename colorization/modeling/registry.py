@@ -99,6 +99,9 @@ def check_model_config(cfg):
     if cfg.MODEL.HINTS and cfg.INPUT.COLOR_SPACE != "LAB":
         raise UserError(f"config key MODEL.HINTS is True: hints are ab colors and need INPUT.COLOR_SPACE 'LAB', "
                         f"not {cfg.INPUT.COLOR_SPACE!r}")
+    if cfg.INPUT.KEEP_ASPECT and takes_hints(cfg):
+        raise UserError("config key INPUT.KEEP_ASPECT is True, but hint models see their photo square (the hint "
+                        "grid is INPUT.SIZE x INPUT.SIZE); set it to False")
     if cfg.MODEL.FREEZE_ENCODER_EPOCHS and not entry.pretrained_module:
         with_encoder = sorted(n for n, e in MODEL_REGISTRY.items() if e.pretrained_module)
         raise UserError(f"config key MODEL.FREEZE_ENCODER_EPOCHS is {cfg.MODEL.FREEZE_ENCODER_EPOCHS}, but MODEL.ARCH "
