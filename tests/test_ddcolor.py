@@ -113,10 +113,13 @@ def quick_config(folder, *extra):
 
 def published_file(folder, name="pytorch_model.bin"):
     """A quick-size network's raw state dict as DDColor publishes its files (no framework prefixes), with trained-like
-    BatchNorm statistics."""
+    BatchNorm statistics and spectral-norm vectors (a few power iterations on random photos)."""
     torch.manual_seed(1)
-    net = build_model(load_cfg(None, QUICK)).net
-    state = {k: (v.uniform_(0.5, 2.0) if "running_var" in k else v) for k, v in net.state_dict().items()}
+    net = build_model(load_cfg(None, QUICK)).net.train()
+    with torch.no_grad():
+        for _ in range(5):
+            net(torch.rand(2, 1, 64, 64) - 0.5)
+    state = net.state_dict()
     path = folder / name
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(state, path)
