@@ -1,6 +1,6 @@
 """DDColor through every tool, as a user runs them: published-layout weights with their config made into one file
-(colorization-export), colorize on a file and a folder, colorization-evaluate, colorization-video, the web server's
-model list, and a file of another network refused in one error line."""
+(colorization-export), colorize on a file and a folder, colorization-evaluate, colorization-video, the ONNX export
+run by onnxruntime, the web server's model list, and a file of another network refused in one error line."""
 import json
 import os
 
@@ -42,6 +42,9 @@ def runs(photo_dir, tmp_path_factory):
                      "--device", "cpu", "--output", root / "evaluated"],
         "video": [CLI["colorize_video"], "--video", frames, "--model_to_load", one, "--device", "cpu",
                   "--output", root / "video_frames"],
+        "export_onnx": [CLI["export_model"], "--format", "onnx", "--checkpoint", one, "--output", root / "q.onnx"],
+        "colorize_onnx": [CLI["inference"], "--img_path", photos, "--model_to_load", root / "q.onnx",
+                          "--output", root / "colorized_onnx"],
         "another_network": [CLI["inference"], "--img_path", photos, "--model_to_load", other, "--config", config,
                             "--device", "cpu", "--output", root / "never"],
     }
@@ -79,3 +82,14 @@ def test_the_server_lists_it_as_a_model_without_hints(runs):
     (name, served), = load_models([str(root / "ddcolor_quick.pth")], device="cpu").items()
     info = served.info()
     assert name == "ddcolor_quick" and info["arch"] == "ddcolor" and info["takes_hints"] is False
+
+
+def test_onnx_export_colorizes_as_pytorch(runs, photo_dir):
+    root, results = runs
+    for name in ("export_onnx", "colorize_onnx"):
+        assert results[name]["returncode"] == 0, (name, results[name]["stderr"][-2000:])
+    for photo in sorted(photo_dir.iterdir())[:3]:
+        name = os.path.splitext(photo.name)[0] + "_colorized.png"
+        torch_out = cv2.imread(str(root / "colorized" / name)).astype(int)
+        onnx_out = cv2.imread(str(root / "colorized_onnx" / name)).astype(int)
+        assert np.abs(torch_out - onnx_out).mean() < 1.0  # within 1 level on average

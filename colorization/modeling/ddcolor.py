@@ -162,8 +162,9 @@ class MultiScaleColorDecoder(nn.Module):
             memories.append((self.input_proj[i](f).flatten(2) + self.level_embed.weight[i][None, :, None])
                             .permute(2, 0, 1))
         b = pixel_features.shape[0]
-        query_pos = self.query_embed.weight[:, None].expand(-1, b, -1)
-        out = self.query_feat.weight[:, None].expand(-1, b, -1)
+        # Copies, not views: a view of a parameter made under no_grad would claim a gradient it has no path for.
+        query_pos = self.query_embed.weight[:, None].repeat(1, b, 1)
+        out = self.query_feat.weight[:, None].repeat(1, b, 1)
         for i, (cross, self_attention, ffn) in enumerate(zip(self.transformer_cross_attention_layers,
                                                              self.transformer_self_attention_layers,
                                                              self.transformer_ffn_layers)):
