@@ -214,7 +214,7 @@ def test_convnext_22k_file_fills_the_encoder_for_training(server, monkeypatch):
 
 
 def _colorizer(*opts):
-    from colorization.engine.predictor import Colorizer
+    from colorization.engine.colorizer import Colorizer
     torch.manual_seed(3)
     cfg = load_cfg(None, QUICK + list(opts))
     return Colorizer(build_model(cfg), cfg, torch.device("cpu"))

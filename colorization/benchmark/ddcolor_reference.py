@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ..data.image_io import read_image_file
-from ..engine.predictor import Colorizer
+from ..engine.colorizer import Colorizer
 from ..errors import UserError
 from .common import round_sig
 from .inference import INFERENCE_SIZE, load_colorizers, make_photo

@@ -1,11 +1,8 @@
 """Networks, heads and build_model. Importing this package registers every network and the per-architecture
 config rules (checked whenever a config loads)."""
 from ..config import register_check
-from . import basic, ddcolor, resnet_unet, zhang  # noqa: F401  (register "basic", "ddcolor", "eccv16", "siggraph17",
-#                                                    "resnet*_unet")
+from . import basic, ddcolor, resnet_unet, zhang  # noqa: F401  (each registers its networks and their config keys)
 from .build import ColorizationModel, build_model  # noqa: F401
-from .ddcolor import check_ddcolor_config
 from .registry import MODEL_REGISTRY, check_model_config  # noqa: F401
 
 register_check(check_model_config)
-register_check(check_ddcolor_config)

@@ -10,11 +10,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..config import Choice, Int, Section, register_check
 from ..data.color import AB_SCALE
 from ..data.color_tensor import IMAGENET_MEAN, IMAGENET_STD, gray_rgb_tensor
 from ..data.hints import HINT_CHANNELS
 from ..errors import UserError
-from .convnext import CONVNEXT_22K_WEIGHTS, CONVNEXT_UNUSED, ConvNeXt
+from .convnext import CONVNEXT_22K_WEIGHTS, CONVNEXT_SIZES, CONVNEXT_UNUSED, ConvNeXt
 from .registry import PublishedWeights, register_model
 from .spectral import SpectralNormConv2d
 
@@ -259,6 +260,7 @@ DDCOLOR_ENCODER_OF = {"ddcolor_paper": "convnext-l", "ddcolor_modelscope": "conv
                       **{f"{name.replace('-', '_')}_22k": name for name in CONVNEXT_22K_WEIGHTS}}
 
 
+@register_check
 def check_ddcolor_config(cfg):
     """DDColor's rules, checked when a config loads: sides the pixel decoder can take, and published weights that fit
     the encoder."""
@@ -274,8 +276,26 @@ def check_ddcolor_config(cfg):
                         f"{'tiny' if needed == 'convnext-t' else 'large'}.yaml or set it to {needed!r})")
 
 
+def add_ddcolor_config(C):
+    # DDColor (MODEL.ARCH "ddcolor"): the ConvNeXt size of its encoder ("convnext-t" for ddcolor_paper_tiny,
+    # "convnext-l" for the large published files; "convnext-atto" for quick runs) and its decoders' settings (every
+    # published file: 100 queries, 3 scales, 9 layers, width 512, hidden 256).
+    C.MODEL.DDCOLOR = Section()
+    C.MODEL.DDCOLOR.ENCODER = Choice("convnext-t", among=tuple(CONVNEXT_SIZES))
+    # Color queries of the color decoder: the number of color maps the refine layer mixes into ab.
+    C.MODEL.DDCOLOR.NUM_QUERIES = Int(100, ge=1)
+    # Pixel-decoder scales the queries attend to, one per round (strides 16, 8, 4; at most 3).
+    C.MODEL.DDCOLOR.NUM_SCALES = Int(3, ge=1, le=3)
+    # Rounds of cross-attention, self-attention and FFN of the color decoder.
+    C.MODEL.DDCOLOR.NUM_LAYERS = Int(9, ge=1)
+    # Channels of the pixel decoder at strides 16 and 8 (half of it at stride 4 and at full resolution).
+    C.MODEL.DDCOLOR.DECODER_WIDTH = Int(512, ge=8, multiple_of=2)
+    # Hidden features of the color decoder (a multiple of its 8 attention heads; its FFN is 8 times wider).
+    C.MODEL.DDCOLOR.HIDDEN_DIM = Int(256, ge=8, multiple_of=8)
+
+
 @register_model("ddcolor", color_spaces=("LAB",), weights=DDCOLOR_WEIGHTS, hints="optional",
-                official_optional=("hint_conv.",))
+                official_optional=("hint_conv.",), config=add_ddcolor_config)
 def build_ddcolor(cfg, out_channels, classification):
     if classification:
         raise UserError("MODEL.ARCH 'ddcolor' regresses ab; config key MODEL.HEAD must be 'regression'")
