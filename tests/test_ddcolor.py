@@ -254,3 +254,22 @@ def test_keep_aspect_feeds_the_photo_unsqueezed(photo_path):
     x, _ = colorizer.network_input(rgb.astype("float32") / 255)
     assert tuple(x.shape) == (1, 1, 32, 64)
     assert colorizer.colorize(rgb).shape == rgb.shape
+
+
+def test_ab_upsampling_figure_bounds_each_pipeline(photo_path):
+    """The true ab through a 64-px grid and back: bilinear upsampling loses less at color edges than nearest."""
+    from colorization.benchmark.ab_upsampling import _psnr, oracle_rgb
+    from colorization.data.image_io import read_image_file
+
+    rgb = read_image_file(photo_path)
+    nearest, bilinear = (_psnr(oracle_rgb(rgb, 64, False, up), rgb) for up in ("nearest", "bilinear"))
+    assert 20 < nearest < bilinear
+
+
+def test_reference_speed_figure_needs_the_reference_code(monkeypatch, tmp_path):
+    from colorization.benchmark import run_benchmarks
+    from colorization.errors import UserError
+
+    monkeypatch.delenv("DDCOLOR_REFERENCE", raising=False)
+    with pytest.raises(UserError, match="DDCOLOR_REFERENCE"):
+        run_benchmarks(load_cfg(None, QUICK), ["ddcolor_reference"], iters=1, device="cpu")

@@ -8,10 +8,11 @@ import numpy as np
 import torch
 
 from ..data import color
-from ..data.dataset import image_colorfulness, split_of
+from ..data.dataset import split_of
 from ..data.image_io import decode_image
 from ..data.paths_catalog import resolve_dataset
-from ..data.sources import open_source
+from ..data.screening import image_colorfulness
+from ..data.source_registry import open_source
 from ..metrics import psnr
 from .common import round_sig
 
