@@ -13,27 +13,20 @@ from ..data.image_io import decode_image
 from ..data.paths_catalog import resolve_dataset
 from ..data.screening import image_colorfulness
 from ..data.source_registry import open_source
+from ..engine.colorizer import network_size
 from ..metrics import psnr
 from .common import round_sig
 
 # (name, keep aspect, ab upsampling): DDColor's reference pipeline first.
 PIPELINES = (("square_nearest", False, "nearest"), ("square_bilinear", False, "bilinear"),
              ("aspect_nearest", True, "nearest"), ("aspect_bilinear", True, "bilinear"))
-_MULTIPLE = 32
-
-
-def _net_size(width, height, size, keep_aspect):
-    if not keep_aspect:
-        return size, size
-    scale = size / max(width, height)
-    return tuple(max(_MULTIPLE, round(side * scale / _MULTIPLE) * _MULTIPLE) for side in (width, height))
 
 
 def oracle_rgb(rgb, size, keep_aspect, upsampling):
     """uint8 RGB of the photo's true ab after the pipeline's round trip, under its own L."""
     h, w = rgb.shape[:2]
     lab = color.rgb_to_lab(color.to_unit(rgb))
-    net_w, net_h = _net_size(w, h, size, keep_aspect)
+    net_w, net_h = network_size(w, h, size, keep_aspect)
     small = cv2.resize(color.to_unit(rgb), (net_w, net_h), interpolation=cv2.INTER_LINEAR)
     ab = color.rgb_to_lab(small)[:, :, 1:]
     interpolation = cv2.INTER_NEAREST if upsampling == "nearest" else cv2.INTER_LINEAR

@@ -126,12 +126,7 @@ class Colorizer:
     def net_size(self, width, height):
         """(width, height) the network sees a width x height photo at: INPUT.SIZE square, or with INPUT.KEEP_ASPECT
         the longer side INPUT.SIZE and the other in proportion, both multiples of 32."""
-        size = self.cfg.INPUT.SIZE
-        if not self.cfg.INPUT.KEEP_ASPECT:
-            return size, size
-        scale = size / max(width, height)
-        return tuple(max(_ASPECT_MULTIPLE, round(side * scale / _ASPECT_MULTIPLE) * _ASPECT_MULTIPLE)
-                     for side in (width, height))
+        return network_size(width, height, self.cfg.INPUT.SIZE, self.cfg.INPUT.KEEP_ASPECT)
 
     def _plain_input(self, rgb01):
         """The network's input channels that no hint changes: the photo's L at the network's size (1, S, S) (see
@@ -254,6 +249,16 @@ class Colorizer:
         lightness = float(prepared.lab[int(y * lab_h / h), int(x * lab_w / w), 0])
         return [dict(mode, hex=_hex_of(lightness, mode["ab"]))
                 for mode in distribution_modes(probs, self.model.head.bins.cpu(), top)]
+
+
+def network_size(width, height, size, keep_aspect):
+    """(width, height) of the network's input for a width x height photo: size x size, or with keep_aspect the longer
+    side `size` and the other in proportion, both multiples of 32."""
+    if not keep_aspect:
+        return size, size
+    scale = size / max(width, height)
+    return tuple(max(_ASPECT_MULTIPLE, round(side * scale / _ASPECT_MULTIPLE) * _ASPECT_MULTIPLE)
+                 for side in (width, height))
 
 
 @dataclass

@@ -17,6 +17,7 @@ from ..data.hints import HINT_CHANNELS
 from ..errors import UserError
 from .convnext import CONVNEXT_22K_WEIGHTS, CONVNEXT_SIZES, CONVNEXT_UNUSED, ConvNeXt
 from .registry import PublishedWeights, register_model
+from .resnet_unet import icnr_
 from .spectral import SpectralNormConv2d
 
 # Attention heads of the color decoder; its FFN is this many times wider than its hidden features (2048 for 256).
@@ -31,14 +32,6 @@ def _batch_norm(channels):
     return bn
 
 
-def _icnr_(weight, scale):
-    """Initialise a conv feeding PixelShuffle(scale) so that its scale x scale sub-pixels start equal."""
-    out, *rest = weight.shape
-    base = torch.empty(out // scale ** 2, *rest)
-    nn.init.kaiming_normal_(base)
-    weight.data.copy_(base.repeat_interleave(scale ** 2, dim=0))
-
-
 class PixelShuffleUp(nn.Module):
     """Upsampling by `scale`: spectral-norm 1x1 conv (+ BatchNorm when `batch_norm`), ReLU, PixelShuffle, then a
     blur (replication pad + 2x2 average) against checkerboard artefacts (fastai's PixelShuffle_ICNR)."""
@@ -46,7 +39,7 @@ class PixelShuffleUp(nn.Module):
     def __init__(self, cin, cout, scale=2, batch_norm=True):
         super().__init__()
         conv = SpectralNormConv2d(cin, cout * scale ** 2, 1, bias=not batch_norm)
-        _icnr_(conv.weight_orig, scale)
+        icnr_(conv.weight_orig, scale)
         self.conv = nn.Sequential(conv, _batch_norm(cout * scale ** 2)) if batch_norm else nn.Sequential(conv)
         self.scale = scale
 
