@@ -47,12 +47,14 @@ setup(
         # tensorboard exercises the optional event writer, scipy's sqrtm checks the Frechet distance of FID, selenium
         # drives Chromium in the web page's test; the tests also run video, the ONNX export and runtime, and the app.
         "dev": ["pytest>=7", "scikit-image>=0.21", "pillow>=9", "tensorboard>=2.10", "scipy>=1.9", "selenium>=4.10",
-                *VIDEO, *ONNX, *SERVE, *SHARDS],
+                "safetensors>=0.4", *VIDEO, *ONNX, *SERVE, *SHARDS],
         "tb": ["tensorboard>=2.10"],
         "video": VIDEO,
         "onnx": ONNX,
         "serve": SERVE,
         # Sharded data sets (colorization-pack, docs/data_pipeline.md); simplejpeg decodes packed photos faster than OpenCV.
         "shards": SHARDS,
+        # .safetensors weights files (DDColor's and others' published or converted weights).
+        "safetensors": ["safetensors>=0.4"],
     },
 )

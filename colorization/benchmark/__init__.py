@@ -12,6 +12,10 @@ as JSON lines). One module per figure:
                 frame by frame and with stability, and their ratios;
 - onnx.py:      the same photo through PyTorch eager, onnxruntime float32 and int8 (CPU), ratios, PSNR, profile
                 (only when asked: --which onnx);
+- ab_upsampling.py: the PSNR and colorfulness ceiling the colorize pipeline's geometry leaves (square or aspect-kept,
+                nearest or bilinear ab upsampling), from each photo's true ab on DATASETS.TEST (only when asked);
+- ddcolor_reference.py: a DDColor config's colorize of that photo against the public DDColor pipeline's, same
+                weights, in PyTorch and through onnxruntime (only when asked, with DDColor's code on the machine);
 - load.py:      colorization-serve under N concurrent clients on loopback: p50 / p95 latency of /api/colorize for a
                 1024x768 photo, requests/s, errors, the server's peak memory (only when asked: --which load).
 
@@ -25,7 +29,9 @@ import tempfile
 from ..errors import UserError
 from ..utils.allocator import keep_freed_memory
 from .common import loadavg
+from .ab_upsampling import bench_ab_upsampling
 from .data import bench_data
+from .ddcolor_reference import bench_ddcolor_reference
 from .inference import bench_inference
 from .memory import bench_memory
 from .onnx import bench_onnx
@@ -36,10 +42,11 @@ from .video import bench_video
 DEFAULT_FIGURES = ("data", "train", "inference", "memory", "video")  # what a plain run measures
 # Asked for by name only: precision compiles the network (minutes on a CPU); onnx needs the .[onnx] extra and minutes
 # of export, quantisation and session tuning; load needs model files and the .[serve] extra.
-FIGURES = DEFAULT_FIGURES + ("precision", "onnx", "load")
+FIGURES = DEFAULT_FIGURES + ("precision", "onnx", "load", "ddcolor_reference", "ab_upsampling")
 # video: frames of the clip; load: requests per model and way of sending the photo
 DEFAULT_ITERS = {"data": 100, "train": 72, "precision": 20, "inference": 10, "memory": 20, "video": 90, "onnx": 10,
-                 "load": 40}
+                 "load": 40, "ddcolor_reference": 3,
+                 "ab_upsampling": 100}
 DEFAULT_CLIENTS = 4
 
 
@@ -75,6 +82,10 @@ def _figure(w, cfg, n, model_paths, workdir, device, peak_tflops, train_images, 
         return bench_video(cfg, model_paths, n, workdir, device)
     if w == "onnx":
         return bench_onnx(cfg, model_paths, n, workdir)
+    if w == "ab_upsampling":
+        return bench_ab_upsampling(cfg, cfg.DATASETS.TEST, n)
+    if w == "ddcolor_reference":
+        return bench_ddcolor_reference(cfg, model_paths, n, workdir, device)
     return _load_figure()(model_paths, n, clients, workdir, device)
 
 

@@ -83,6 +83,7 @@ def bench_inference(cfg, model_paths, iters, workdir, device="auto", peak_tflops
                      "colorize_ms": round_sig(1e3 * statistics.median(times["colorize"])),
                      "write_ms": round_sig(1e3 * statistics.median(times["write"])),
                      "iters": iters, "torch_threads": torch.get_num_threads(), "gflop_forward": round_sig(gflop),
+                     "params_m": round_sig(sum(p.numel() for p in colorizer.model.parameters()) / 1e6),
                      # FLOPs of one forward over the whole pipeline's latency (read and write included)
                      "mfu_pipeline": round_sig(mfu(1.0 / median, gflop, peak)), "peak_tflops": peak,
                      "cuda_peak_allocated_mb": round_sig(peak_mb)})

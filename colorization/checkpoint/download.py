@@ -45,7 +45,12 @@ def _on_rank0_first(fetch):
 
 
 def _cache_file_name(url: str) -> str:
-    name = os.path.basename(urllib.parse.urlparse(url).path)
+    path = urllib.parse.urlparse(url).path
+    parts = path.strip("/").split("/")
+    if len(parts) >= 5 and parts[2] == "resolve":
+        # Hugging Face (owner/repo/resolve/revision/file): every repo names its file pytorch_model.bin.
+        return "--".join([parts[0], parts[1], *parts[4:]])
+    name = os.path.basename(path)
     if not name:
         name = "weights-" + hashlib.sha256(url.encode()).hexdigest()[:16] + ".pth"
     return name

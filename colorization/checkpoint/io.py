@@ -65,11 +65,14 @@ def last_checkpoint(folder):
 
 
 def load_checkpoint(path):
-    """torch.load with weights_only=True: tensors and plain containers only, never code."""
+    """torch.load with weights_only=True: tensors and plain containers only, never code. A .safetensors file (tensors
+    by name, no code by design) is read with the safetensors package."""
     if os.path.isdir(path):
         raise UserError(f"{path} is a folder, not a checkpoint file")
     if not os.path.isfile(path):
         raise UserError(f"checkpoint not found: {path}")
+    if str(path).lower().endswith(".safetensors"):
+        return _load_safetensors(path)
     try:
         with open(path, "rb") as f:
             head = f.read(4)
@@ -100,3 +103,16 @@ def load_checkpoint(path):
     except Exception as e:  # RuntimeError, EOFError, BadZipFile, OSError, KeyError...: whatever a broken file raises
         reason = str(e).strip().split(". ")[0][:160] or type(e).__name__
         raise UserError(f"{path} is not a readable checkpoint (corrupt or truncated: {reason})") from None
+
+
+def _load_safetensors(path):
+    try:
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+    except ImportError:
+        raise UserError(f"{path} is a .safetensors file: install the safetensors package "
+                        f"(pip install 'colorization[safetensors]')") from None
+    try:
+        return load_file(path, device="cpu")
+    except (SafetensorError, OSError, ValueError) as e:
+        raise UserError(f"{path} is not a readable .safetensors file ({str(e).strip()[:160]})") from None

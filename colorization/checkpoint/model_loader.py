@@ -36,17 +36,19 @@ def model_from_official(cfg, state_dict, source="official weights"):
     if cfg.MODEL.HEAD == "classification" and entry.bins_from_official is not None:
         bins = entry.bins_from_official(state_dict)
     model = build_model(cfg, bins=bins)
-    part = model.net.get_submodule(entry.pretrained_module) if entry.pretrained_module else model.net
-    load_official_state_dict(part, state_dict, source, entry.pretrained_unused)
+    module, unused, optional = entry.official_target(source)
+    part = model.net.get_submodule(module) if module else model.net
+    load_official_state_dict(part, state_dict, source, unused, optional)
     return model
 
 
 def _refuse_partial_weights(cfg, spec):
     """Colorizing with published weights as they are makes sense only where they are the whole network's."""
     entry = get_model_entry(cfg.MODEL.ARCH)
-    if entry.pretrained_module:
-        raise UserError(f"{spec}: the published weights of MODEL.ARCH {entry.name!r} are its "
-                        f"{entry.pretrained_module}'s only (ImageNet classification), not a colorization model; "
+    module = entry.official_target(spec)[0]
+    if module:
+        raise UserError(f"{spec}: these published weights of MODEL.ARCH {entry.name!r} are its "
+                        f"{module}'s only (ImageNet classification), not a colorization model; "
                         f"train it first (colorization-train) and colorize with the checkpoint")
 
 

@@ -64,22 +64,31 @@ def load_state_dict_file(path: str) -> dict:
     return state_dict_of(load_checkpoint(path), path)
 
 
+# Where a training checkpoint of another framework keeps its network's weights: torchvision / ConvNeXt files under
+# "model"; basicsr's (DDColor's) under "params", or "params_ema" alone when it kept only the averaged weights.
+_STATE_DICT_ENTRIES = ("model", "params", "params_ema")
+
+
 def state_dict_of(obj, path: str) -> dict:
-    if isinstance(obj, dict) and isinstance(obj.get("model"), dict):
-        obj = obj["model"]
+    if isinstance(obj, dict):
+        entry = next((k for k in _STATE_DICT_ENTRIES if isinstance(obj.get(k), dict)), None)
+        if entry is not None:
+            obj = obj[entry]
     if not isinstance(obj, dict) or not obj:
         raise UserError(f"{path!r} is not a state dict (got {type(obj).__name__}); expected a dict of "
                         f"tensors or a checkpoint with a 'model' entry")
     not_tensors = [k for k, v in obj.items() if not isinstance(v, torch.Tensor)]
     if not_tensors:
         raise UserError(f"{path!r} does not look like a state dict: entries {not_tensors[:5]} are not "
-                        f"tensors (a checkpoint should keep its weights under 'model')")
+                        f"tensors (a checkpoint should keep its weights under {' or '.join(map(repr, _STATE_DICT_ENTRIES))})")
     return obj
 
 
-def load_official_state_dict(net: torch.nn.Module, state_dict: dict, source="official weights", unused=()) -> None:
+def load_official_state_dict(net: torch.nn.Module, state_dict: dict, source="official weights", unused=(),
+                             optional=()) -> None:
     """Strictly load an official-layout state dict into ``net``, naming missing, unexpected or misshaped keys.
-    unused: prefixes of keys the file has and ``net`` does not need (a backbone's classifier), left out first."""
+    unused: prefixes of keys the file has and ``net`` does not need (a backbone's classifier), left out first;
+    optional: prefixes of keys of ``net`` the file may lack (they keep their initial values)."""
     if state_dict and all(k.startswith("module.") for k in state_dict):
         # Saved from a DistributedDataParallel wrapper.
         state_dict = {k[len("module."):]: v for k, v in state_dict.items()}
@@ -90,6 +99,8 @@ def load_official_state_dict(net: torch.nn.Module, state_dict: dict, source="off
     for key, value in net.state_dict().items():
         if key.endswith("num_batches_tracked") and key not in filled:
             filled[key] = torch.zeros_like(value)
+        elif key.startswith(tuple(optional)) and key not in filled:
+            filled[key] = value
     load_model_weights(net, filled, source, strict=True)
 
 

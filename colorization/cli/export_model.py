@@ -6,13 +6,16 @@ colorization-export --checkpoint models/landscape_train/base_config_LAB/model_fi
 colorization-export --format onnx --checkpoint models/landscape_train/basic_LAB.pth --output basic_LAB.onnx
 colorization-export --format onnx --checkpoint imagenet --config-file configs/larger_net_pretrained.yaml \\
     --output eccv16.onnx [--int8]
+colorization-export --checkpoint ddcolor_paper_tiny --config-file configs/ddcolor_tiny.yaml --output ddcolor_tiny.pth
+    (published weights and their config in one file, which every tool loads alone)
 """
 import os
 import tempfile
 
 import torch
 
-from ..checkpoint import load_checkpoint, load_model
+from ..checkpoint import CHECKPOINT_FORMAT, color_constants, load_checkpoint, load_model
+from ..checkpoint.model_loader import is_framework_checkpoint
 from ..deploy import export_onnx, save_onnx
 from ..deploy.onnx_format import OPSET
 from ..deploy.onnx_quantize import MAX_INT8_PSNR_DROP, calibration_feeds, quantize_int8
@@ -34,7 +37,8 @@ def parse_args(argv=None):
     p.add_argument("--format", choices=("pth", "onnx"), default=None,
                    help="pth: a slim checkpoint; onnx: an ONNX model for onnxruntime (default: by --output's ending)")
     p.add_argument("--config-file", "--config", dest="config_file", default="", metavar="FILE",
-                   help="YAML config naming the network, for 'imagenet' or a file without a config (onnx)")
+                   help="YAML config naming the network, for published weights ('imagenet', 'ddcolor_paper_tiny', "
+                        "a URL or a file without a config)")
     p.add_argument("--int8", action="store_true",
                    help=f"onnx: write the int8 variant (static quantisation calibrated on --calibration), only if its "
                         f"PSNR on --validation stays within {MAX_INT8_PSNR_DROP} dB of the float model's")
@@ -46,11 +50,26 @@ def parse_args(argv=None):
 
 
 def export_pth(args):
-    ckpt = load_checkpoint(args.checkpoint)
-    if not isinstance(ckpt, dict) or "model" not in ckpt or "cfg" not in ckpt:
-        raise UserError(f"{args.checkpoint} is not a checkpoint written by colorization-train")
-    slim = {k: ckpt[k] for k in KEPT_KEYS if k in ckpt}
+    if args.config_file and not is_framework_checkpoint_file(args.checkpoint):
+        # Published weights (a name, a URL or a file) with the config of their network: one file that carries both,
+        # which every tool then loads alone (colorization-serve, -video, -evaluate).
+        cfg, model = load_model(args.checkpoint, args.config_file)
+        cfg.defrost()
+        cfg.MODEL.PRETRAINED = ""  # the weights are in the file now
+        slim = {"format": CHECKPOINT_FORMAT, "model": model.state_dict(), "cfg": cfg.dump(),
+                "color": color_constants(cfg.INPUT.COLOR_SPACE)}
+    else:
+        ckpt = load_checkpoint(args.checkpoint)
+        if not isinstance(ckpt, dict) or "model" not in ckpt or "cfg" not in ckpt:
+            raise UserError(f"{args.checkpoint} is not a checkpoint written by colorization-train (published "
+                            f"weights need --config-file naming their network)")
+        slim = {k: ckpt[k] for k in KEPT_KEYS if k in ckpt}
     atomic_write(args.output, lambda f: torch.save(slim, f))
+
+
+def is_framework_checkpoint_file(spec):
+    """Whether `spec` is a local file holding a checkpoint of this framework (not published weights)."""
+    return os.path.isfile(spec) and is_framework_checkpoint(load_checkpoint(spec))
 
 
 def int8_or_refuse(float_path, int8_path, args, cfg):

@@ -58,6 +58,15 @@ _C.INPUT.HFLIP_PROB = Float(0.5, ge=0, le=1)
 # Color enhance (DDColor: 1.2): the chroma of training targets is multiplied by this factor (a and b scaled, lightness
 # and hue kept), which pushes the model towards more saturated color. 1 leaves the targets as they are.
 _C.INPUT.COLOR_ENHANCE = Float(1.0, gt=0)
+# How a photo is resized to INPUT.SIZE when colorizing: "auto" (OpenCV area interpolation when shrinking, linear
+# when enlarging) or "linear" (OpenCV linear always, as DDColor's reference pipeline does).
+_C.INPUT.RESIZE_INTERPOLATION = Choice("auto", among=("auto", "linear"))
+# How the predicted ab is brought back to the photo's size when colorizing: "bilinear", or "nearest" (DDColor's
+# reference pipeline; blockier color edges on photos larger than INPUT.SIZE).
+_C.INPUT.AB_UPSAMPLING = Choice("bilinear", among=("bilinear", "nearest"))
+# When colorizing, keep the photo's aspect ratio: the network sees it with its longer side INPUT.SIZE and the other
+# side rounded to a multiple of 32, instead of squeezed into INPUT.SIZE x INPUT.SIZE (hint models: square only).
+_C.INPUT.KEEP_ASPECT = Bool(False)
 # Simulated user hints of a hint model's training items (Zhang et al. 2017), drawn from each item's ground truth.
 _C.INPUT.HINTS = Section()
 # Hint points per item are geometric: keep adding one while a uniform draw stays above this (1/8: 7 on average,

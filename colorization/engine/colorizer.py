@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..checkpoint import load_model
 from ..data import color
@@ -22,6 +23,8 @@ logger = logging.getLogger(__name__)
 
 
 BACKENDS = ("auto", "torch", "onnxruntime")
+# With INPUT.KEEP_ASPECT, both sides of the network's input are multiples of this (DDColor's coarsest stride).
+_ASPECT_MULTIPLE = 32
 # What the knobs accept (the colorize command's flags and the web API's fields): annealed-mean temperature of a
 # classification head, the saturation factor on a and b, the brightness factor on L.
 TEMPERATURE_RANGE = (0.01, 2.0)
@@ -120,12 +123,18 @@ class Colorizer:
         h, w = rgb01.shape[:2]
         return self._with_hints(self._plain_input(rgb01), hints, w, h)
 
+    def net_size(self, width, height):
+        """(width, height) the network sees a width x height photo at: INPUT.SIZE square, or with INPUT.KEEP_ASPECT
+        the longer side INPUT.SIZE and the other in proportion, both multiples of 32."""
+        return network_size(width, height, self.cfg.INPUT.SIZE, self.cfg.INPUT.KEEP_ASPECT)
+
     def _plain_input(self, rgb01):
-        """The network's input channels that no hint changes: the photo's L at INPUT.SIZE, (1, S, S)."""
+        """The network's input channels that no hint changes: the photo's L at the network's size (1, S, S) (see
+        net_size), resized as INPUT.RESIZE_INTERPOLATION says."""
         h, w = rgb01.shape[:2]
-        size = self.cfg.INPUT.SIZE
-        small = cv2.resize(rgb01, (size, size), interpolation=cv2.INTER_AREA if min(h, w) > size
-                           else cv2.INTER_LINEAR)
+        net_w, net_h = self.net_size(w, h)
+        shrink = min(h, w) > min(net_w, net_h) and self.cfg.INPUT.RESIZE_INTERPOLATION == "auto"
+        small = cv2.resize(rgb01, (net_w, net_h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
         return color.encode(small, self.cfg.INPUT.COLOR_SPACE)[0]
 
     def _with_hints(self, net_input, hints, width, height):
@@ -183,9 +192,12 @@ class Colorizer:
         return self._output_lab(self._prediction(x, (h, w))[0], prepared.lab.copy())
 
     def _prediction(self, x, size):
-        """The head's read-out for a network input batch, through the backend, upsampled to size (H, W):
-        (N, H, W, C) numpy."""
-        return resize_to(self.backend.readout(x), size).cpu().numpy().transpose(0, 2, 3, 1)
+        """The head's read-out for a network input batch, through the backend, upsampled to size (H, W) as
+        INPUT.AB_UPSAMPLING says: (N, H, W, C) numpy."""
+        out = self.backend.readout(x)
+        if self.cfg.INPUT.AB_UPSAMPLING == "nearest":
+            out = F.interpolate(out, size=size, mode="nearest")
+        return resize_to(out, size).cpu().numpy().transpose(0, 2, 3, 1)
 
     def _output_lab(self, out, photo_lab):
         """LAB of one network output (H, W, C): the photo's own L under the predicted ab for a LAB model (photo_lab
@@ -241,6 +253,16 @@ class Colorizer:
         lightness = float(prepared.lab[int(y * lab_h / h), int(x * lab_w / w), 0])
         return [dict(mode, hex=_hex_of(lightness, mode["ab"]))
                 for mode in distribution_modes(probs, self.model.head.bins.cpu(), top)]
+
+
+def network_size(width, height, size, keep_aspect):
+    """(width, height) of the network's input for a width x height photo: size x size, or with keep_aspect the longer
+    side `size` and the other in proportion, both multiples of 32."""
+    if not keep_aspect:
+        return size, size
+    scale = size / max(width, height)
+    return tuple(max(_ASPECT_MULTIPLE, round(side * scale / _ASPECT_MULTIPLE) * _ASPECT_MULTIPLE)
+                 for side in (width, height))
 
 
 @dataclass

@@ -19,10 +19,16 @@ MODEL_REGISTRY = {}
 @dataclass(frozen=True)
 class PublishedWeights:
     """A weights file published for a network: where it is, its SHA-256, and its state-dict layout
-    ("official": the network's own module names, without this framework's "net." / "head." prefixes)."""
+    ("official": the network's own module names, without this framework's "net." / "head." prefixes). module: the
+    submodule of the network the file fills ("" the whole network; None: the entry's pretrained_module); with module
+    set, unused: key prefixes of the file the submodule has no use for, optional: key prefixes of the submodule the
+    file lacks (they keep their initial values)."""
     url: str
     sha256: str
     layout: str = "official"
+    module: Optional[str] = None
+    unused: Tuple[str, ...] = ()
+    optional: Tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -33,10 +39,11 @@ class ModelEntry:
     hints: whether the network takes user hints (MODEL.HINTS): "never", "optional" or "always" (its input has the
     hint channels in any case; without hints they are zero). pretrained_module: the submodule of the network that
     an official-layout file fills ("" the whole network; "encoder" where the published weights are a backbone's
-    ImageNet classification weights); pretrained_unused: key prefixes of such a file the network has no use for.
-    initial_bins(): the ab bins a classification head over this network starts with when the network fixes them (its
-    own class grid); None: the config's color prior or the gamut bins. config: the function declaring the network's
-    own keys (add_config), None when it has none."""
+    ImageNet classification weights); pretrained_unused: key prefixes of such a file the network has no use for;
+    official_optional: key prefixes of the network that a whole-network official file may lack (a zero-initialised
+    hint branch, which then keeps its initial weights). initial_bins(): the ab bins a classification head over this
+    network starts with when the network fixes them (its own class grid); None: the config's color prior or the gamut
+    bins. config: the function declaring the network's own keys (add_config), None when it has none."""
     name: str
     builder: Callable
     color_spaces: Tuple[str, ...] = ("LAB", "RGB")
@@ -47,10 +54,22 @@ class ModelEntry:
     pretrained_unused: Tuple[str, ...] = ()
     initial_bins: Optional[Callable] = None
     config: Optional[Callable] = None
+    official_optional: Tuple[str, ...] = ()
+
+    def official_target(self, spec):
+        """(submodule, unused key prefixes of the file, optional key prefixes of the submodule) for the
+        official-layout weights `spec` (a published name or a file)."""
+        weights = self.weights.get(str(spec).strip().lower())
+        if weights is not None and weights.module is not None:
+            return weights.module, weights.unused, weights.optional
+        if self.pretrained_module:
+            return self.pretrained_module, self.pretrained_unused, ()
+        return "", self.pretrained_unused, self.official_optional
 
 
 def register_model(name, color_spaces=("LAB", "RGB"), weights=None, bins_from_official=None, hints="never",
-                   pretrained_module="", pretrained_unused=(), initial_bins=None, config=None):
+                   pretrained_module="", pretrained_unused=(), initial_bins=None, config=None,
+                   official_optional=()):
     """Decorator registering a network builder under `name`, with its rules, published weights and config keys
     (the ModelEntry fields)."""
     if hints not in ("never", "optional", "always"):
@@ -61,7 +80,7 @@ def register_model(name, color_spaces=("LAB", "RGB"), weights=None, bins_from_of
             raise ValueError(f"model {name!r} is registered twice")
         MODEL_REGISTRY[name] = ModelEntry(name, builder, tuple(color_spaces), dict(weights or {}),
                                           bins_from_official, hints, pretrained_module, tuple(pretrained_unused),
-                                          initial_bins, config)
+                                          initial_bins, config, tuple(official_optional))
         if config is not None:
             add_config(config)
         return builder
@@ -96,12 +115,15 @@ def check_model_config(cfg):
     if cfg.MODEL.HINTS and cfg.INPUT.COLOR_SPACE != "LAB":
         raise UserError(f"config key MODEL.HINTS is True: hints are ab colors and need INPUT.COLOR_SPACE 'LAB', "
                         f"not {cfg.INPUT.COLOR_SPACE!r}")
+    if cfg.INPUT.KEEP_ASPECT and takes_hints(cfg):
+        raise UserError("config key INPUT.KEEP_ASPECT is True, but hint models see their photo square (the hint "
+                        "grid is INPUT.SIZE x INPUT.SIZE); set it to False")
     if cfg.MODEL.FREEZE_ENCODER_EPOCHS and not entry.pretrained_module:
         with_encoder = sorted(n for n, e in MODEL_REGISTRY.items() if e.pretrained_module)
         raise UserError(f"config key MODEL.FREEZE_ENCODER_EPOCHS is {cfg.MODEL.FREEZE_ENCODER_EPOCHS}, but MODEL.ARCH "
                         f"{entry.name!r} has no pretrained encoder; models with one: {', '.join(with_encoder)}")
     pretrained = cfg.MODEL.PRETRAINED.strip().lower()
-    if pretrained and "://" not in pretrained and not pretrained.endswith((".pth", ".pt")) \
+    if pretrained and "://" not in pretrained and not pretrained.endswith((".pth", ".pt", ".bin", ".safetensors")) \
             and pretrained not in entry.weights:
         published = [n for n, e in MODEL_REGISTRY.items() if pretrained in e.weights]
         raise UserError(f"MODEL.PRETRAINED {cfg.MODEL.PRETRAINED!r} exists for {', '.join(published) or 'no model'}, "

@@ -17,7 +17,7 @@ _MIDDLE = 512
 _WIDTHS = (256, 128, 64, 64, 32)
 
 
-def _icnr_(weight, scale=2):
+def icnr_(weight, scale=2):
     """Initialise a conv feeding PixelShuffle(scale) so that its scale x scale sub-pixels start equal (no
     checkerboard at initialisation; Aitken et al. 2017)."""
     out, *rest = weight.shape
@@ -31,7 +31,7 @@ class PixelShuffleUp(nn.Sequential):
 
     def __init__(self, cin, cout):
         super().__init__(nn.Conv2d(cin, cout * 4, 1), nn.PixelShuffle(2), nn.ReLU(inplace=True))
-        _icnr_(self[0].weight)
+        icnr_(self[0].weight)
 
 
 class SelfAttention(nn.Module):
