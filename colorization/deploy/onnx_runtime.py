@@ -130,6 +130,8 @@ class OnnxColorizationModel:
         self.source = source
         self.precision = precision
         self.output = fmt.output_name(cfg.INPUT.COLOR_SPACE)
+        batch = session.get_inputs()[0].shape[0]
+        self.fixed_batch = batch if isinstance(batch, int) else 0  # a graph exported for one batch size (DDColor's)
 
     @property
     def model(self):
@@ -159,11 +161,17 @@ class OnnxColorizationModel:
 
     def readout(self, x):
         """The head's read-out (ab / 110 or RGB) at the network's output resolution, float32 on the CPU."""
-        return torch.from_numpy(self.session.run([self.output], self._feed(x))[0])
+        return torch.from_numpy(self._run(self.output, x))
 
     def logits(self, x):
         """A classification head's bin logits at the network's output resolution."""
-        return torch.from_numpy(self.session.run([fmt.LOGITS], self._feed(x))[0])
+        return torch.from_numpy(self._run(fmt.LOGITS, x))
+
+    def _run(self, output, x):
+        """One output for the batch x; a graph of a fixed batch size runs it in slices of that size."""
+        step = self.fixed_batch or x.shape[0]
+        return np.concatenate([self.session.run([output], self._feed(x[i:i + step]))[0]
+                               for i in range(0, x.shape[0], step)])
 
     def predict(self, x, size=None):
         """As ColorizationModel.predict: the read-out at `size` (default: x's)."""
