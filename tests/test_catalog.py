@@ -41,5 +41,5 @@ def test_paths_work_instead_of_names(photo_dir):
 
 
 def test_a_file_that_is_not_a_zip_is_refused(photo_path):
-    with pytest.raises(UserError, match="not a .zip"):
+    with pytest.raises(UserError, match="no image source this framework reads; give a folder of images, a .zip archive"):
         resolve_dataset(photo_path)

@@ -56,3 +56,15 @@ def test_chroma_tells_gray_from_color():
     colored = gray.copy()
     colored[..., 0] = 255
     assert color.chroma_percentile(colored) > 20
+
+
+def test_the_mood_knobs_leave_the_lab_they_are_given_alone():
+    """A prepared photo's LAB is colored again with other knobs (the web page's sliders, each video frame)."""
+    from colorization.engine.colorizer import Colorizer
+    rgb = np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    lab = color.rgb_to_lab(color.to_unit(rgb))
+    kept = lab.copy()
+    vivid = Colorizer.to_rgb(lab, saturation=2.0, brightness=0.5)
+    assert np.array_equal(lab, kept)
+    assert np.array_equal(Colorizer.to_rgb(lab, saturation=2.0, brightness=0.5), vivid)
+    assert not np.array_equal(Colorizer.to_rgb(lab), vivid)

@@ -5,7 +5,7 @@ import torch
 
 from colorization.errors import UserError
 from colorization.modeling.color_bins import (ab_gamut_bins, ab_histogram, annealed_mean, load_color_prior,
-                                              nearest_bin, rebalancing_weights, save_color_prior, soft_encode)
+                                              rebalancing_weights, save_color_prior, soft_encode_with_nearest)
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +22,14 @@ def test_gamut_bins(gamut_bins):
     assert [0.0, 0.0] in gamut_bins.tolist()
     assert [100.0, 100.0] not in gamut_bins.tolist()  # no sRGB color is that red and yellow at once
     assert len({tuple(b) for b in gamut_bins.tolist()}) == gamut_bins.shape[0]
+
+
+def soft_encode(ab, bins, **kw):
+    return soft_encode_with_nearest(ab, bins, **kw)[0]
+
+
+def nearest_bin(ab, bins):
+    return soft_encode_with_nearest(ab, bins, k=1)[1]
 
 
 def test_nearest_bin():
@@ -85,8 +93,6 @@ def test_soft_encode(gamut_bins):
 def test_soft_encode_matches_a_float64_reference_and_gives_the_nearest_bin(gamut_bins):
     """The weights are the normalised Gaussians of the k nearest bins, computed here in float64 by sorting every
     distance; the nearest bin returned with them is nearest_bin's. Over more pixels than one chunk."""
-    from colorization.modeling.color_bins import soft_encode_with_nearest
-
     gen = torch.Generator().manual_seed(1)
     ab = (torch.rand(3, 2, 70, 70, generator=gen) - 0.5) * 200  # 14700 pixels, some out of gamut
     target, nearest = soft_encode_with_nearest(ab, gamut_bins, k=5, sigma=5.0)

@@ -4,64 +4,44 @@ import os
 
 import pytest
 
-import colorization.modeling  # noqa: F401  (registers the model rules the config checks)
-from colorization.config import cfg_from_yaml_string, get_cfg, load_cfg
-from colorization.config.defaults import RULES, _C
-from colorization.config.schema import Float, Section
+import colorization.engine.losses  # noqa: F401  (registers the model and loss rules the config checks)
+from colorization.config import cfg_from_yaml_string, config_rules, default_tree, get_cfg, load_cfg
+from colorization.config.schema import Float, Floats, Int, Section, _Number, _Sequence
 from colorization.errors import UserError
 
 from conftest import REPO, run_tool
 from test_config import leaf_keys
 
-# Written from the meaning of each key, not read from the declarations: what each numeric key allows, and values
-# out of that range as given on the command line.
-OUT_OF_RANGE = {
-    "MODEL.ANNEALED_T": ("a number > 0", ["0", "-0.5"]),
-    "MODEL.BASIC_WIDTH": ("an integer >= 1", ["0"]),
-    "INPUT.SIZE": ("an integer >= 16 and a multiple of 8", ["60", "8", "0"]),
-    "INPUT.CROP_SCALE": ("a list of 2 numbers, each > 0 and <= 1, in ascending order",
-                         ["(0.0, 1.0)", "(0.8, 0.5)", "(0.5, 1.5)", "(0.5,)", "(0.2, 0.5, 1.0)"]),
-    "INPUT.HFLIP_PROB": ("a number >= 0 and <= 1", ["1.5", "-0.1"]),
-    "DATASETS.VAL_FRACTION": ("a number >= 0 and < 1", ["1.0", "-0.1"]),
-    "DATASETS.GRAY_CHROMA_THRESHOLD": ("a number >= 0", ["-1.0"]),
-    "DATALOADER.NUM_WORKERS": ("an integer >= 0", ["-1"]),
-    "SOLVER.BASE_LR": ("a number > 0", ["-1.0", "0"]),
-    "SOLVER.WEIGHT_DECAY": ("a number >= 0", ["-0.5"]),
-    "SOLVER.MOMENTUM": ("a number >= 0 and < 1", ["1.0", "-0.1"]),
-    "SOLVER.BETAS": ("a list of 2 numbers, each >= 0 and < 1", ["(0.9, 1.0)", "(-0.1, 0.9)", "(0.9,)"]),
-    "SOLVER.MAX_EPOCHS": ("an integer >= 1", ["0"]),
-    "SOLVER.IMS_PER_BATCH": ("an integer >= 1", ["0", "-16"]),
-    "SOLVER.STEPS": ("a list of integers, each >= 0", ["(10, -1)"]),
-    "SOLVER.GAMMA": ("a number > 0", ["0", "-0.1"]),
-    "SOLVER.WARMUP_ITERS": ("an integer >= 0", ["-1"]),
-    "SOLVER.CHECKPOINT_PERIOD": ("an integer >= 1", ["0"]),
-    "SOLVER.SEED": ("an integer >= 0 and < 2147483648", ["-1", str(2 ** 31)]),
-    "TEST.EVAL_PERIOD": ("an integer >= 1", ["0"]),
-    "TEST.IMS_PER_BATCH": ("an integer >= 1", ["0"]),
-    "TEST.NUM_TRIPLETS": ("an integer >= 0", ["-1"]),
-    "TEST.HINT_COUNTS": ("a list of integers, each >= 0", ["(0, -1)"]),
-    "INPUT.HINTS.STOP_PROB": ("a number > 0 and <= 1", ["0", "1.5"]),
-    "INPUT.HINTS.MAX_PATCH": ("an integer >= 1", ["0"]),
-    "INPUT.HINTS.GAUSSIAN_PROB": ("a number >= 0 and <= 1", ["-0.1", "2"]),
-    "INPUT.HINTS.MIN_CHROMA": ("a number >= 0", ["-1"]),
-    "INPUT.COLOR_ENHANCE": ("a number > 0", ["0", "-1.2"]),
-    "DATASETS.MIN_COLORFULNESS": ("a number >= 0", ["-15"]),
-    "MODEL.FREEZE_ENCODER_EPOCHS": ("an integer >= 0", ["-1"]),
-    "LOSS.L1_WEIGHT": ("a number >= 0", ["-0.1"]),
-    "LOSS.L2_WEIGHT": ("a number >= 0", ["-1"]),
-    "LOSS.CLASSIFICATION_WEIGHT": ("a number >= 0", ["-1"]),
-    "LOSS.PERCEPTUAL_WEIGHT": ("a number >= 0", ["-5"]),
-    "LOSS.GAN_WEIGHT": ("a number >= 0", ["-1"]),
-    "LOSS.GAN_START_EPOCH": ("an integer >= 0", ["-1"]),
-    "LOSS.R1_WEIGHT": ("a number >= 0", ["-10"]),
-    "LOSS.COLORFULNESS_WEIGHT": ("a number >= 0", ["-0.5"]),
-    "DISCRIMINATOR.WIDTH": ("an integer >= 1", ["0"]),
-    "DISCRIMINATOR.NUM_LAYERS": ("an integer >= 1", ["0"]),
-    "DISCRIMINATOR.BASE_LR": ("a number > 0", ["0", "-1e-4"]),
-    "DISCRIMINATOR.BETAS": ("a list of 2 numbers, each >= 0 and < 1", ["(0.9, 1.0)", "(0.5,)"]),
-    "DISCRIMINATOR.WEIGHT_DECAY": ("a number >= 0", ["-0.01"]),
-    "DISCRIMINATOR.WARMUP_ITERS": ("an integer >= 0", ["-1"]),
-}
+
+
+def _beyond(rule):
+    """Values just outside each limit a number rule declares (and one off its multiple)."""
+    step = 1 if rule.kind is int else 0.5
+    outside = {">": lambda b: [b, b - step], ">=": lambda b: [b - step], "<": lambda b: [b, b + step],
+               "<=": lambda b: [b + step]}
+    values = [v for op, bound in rule.limits for v in outside[op](bound)]
+    if rule.multiple_of and rule.multiple_of > 1:
+        values.append(rule.default + rule.multiple_of // 2)
+    return values
+
+
+def out_of_range_values(rule):
+    """What a key's declaration refuses, derived from it: for a number, values beyond its limits; for a list, an
+    item beyond the item's limits, a wrong length, a descending order where it must ascend."""
+    if isinstance(rule, _Number):
+        return _beyond(rule)
+    default = list(rule.default)
+    values = [tuple([bad] + default[1:]) for bad in _beyond(rule.item)] if default else []
+    if rule.length:
+        values += [tuple(default[:-1]), tuple(default + default[-1:])]
+    if rule.ascending and default != sorted(default, reverse=True):
+        values.append(tuple(sorted(default, reverse=True)))
+    return values
+
+
+NUMERIC_RULES = {k: r for k, r in config_rules().items()
+                 if isinstance(r, _Number) or isinstance(r, _Sequence) and isinstance(r.item, _Number)}
+OUT_OF_RANGE = [(key, repr(value)) for key, rule in NUMERIC_RULES.items() for value in out_of_range_values(rule)]
 
 # The edges that stay allowed.
 AT_THE_EDGE = [
@@ -105,7 +85,7 @@ def _refused(opts):
 
 
 def test_every_leaf_key_is_declared():
-    assert set(leaf_keys(_C)) == set(RULES)
+    assert set(leaf_keys(default_tree())) == set(config_rules())
 
 
 def test_an_undeclared_default_is_refused():
@@ -122,20 +102,41 @@ def test_a_default_outside_its_own_range_is_refused():
         section.split("S.")
 
 
-def test_every_numeric_key_has_out_of_range_cases():
+def test_every_numeric_key_declares_its_range():
     defaults = get_cfg()
     numeric = {k for k in leaf_keys(defaults) if _is_number(_value(defaults, k))
-               or isinstance(_value(defaults, k), tuple) and all(_is_number(v) for v in _value(defaults, k))}
-    assert numeric == set(OUT_OF_RANGE)
+               or isinstance(_value(defaults, k), tuple) and _value(defaults, k)
+               and all(_is_number(v) for v in _value(defaults, k))}
+    assert numeric == set(NUMERIC_RULES)
+    assert not [k for k, rule in NUMERIC_RULES.items() if not out_of_range_values(rule)], "numbers without limits"
 
 
-@pytest.mark.parametrize("key,bad", [(k, v) for k, (_, values) in OUT_OF_RANGE.items() for v in values])
+@pytest.mark.parametrize("rule,values", [
+    (Int(16, ge=16, multiple_of=8), [15, 20]), (Float(0.5, gt=0, le=1), [0, -0.5, 1.5]),
+    (Floats((0.5, 1.0), length=2, ascending=True, gt=0, le=1), [(0, 1.0), (-0.5, 1.0), (1.5, 1.0), (0.5,),
+                                                                 (0.5, 1.0, 1.0), (1.0, 0.5)]),
+])
+def test_the_out_of_range_values_follow_the_declaration(rule, values):
+    assert out_of_range_values(rule) == values and not any(rule.allows(rule.convert(v)) for v in values)
+
+
+@pytest.mark.parametrize("rule,allowed", [
+    (Int(16, ge=16, multiple_of=8), "an integer >= 16 and a multiple of 8"),
+    (Float(0, ge=0, lt=1), "a number >= 0 and < 1"),
+    (Floats((0.5, 1.0), length=2, ascending=True, gt=0, le=1),
+     "a list of 2 numbers, each > 0 and <= 1, in ascending order"),
+])
+def test_a_declaration_says_its_range_in_words(rule, allowed):
+    assert rule.describe() == allowed
+
+
+@pytest.mark.parametrize("key,bad", OUT_OF_RANGE)
 def test_out_of_range_value_is_one_line_naming_key_value_and_range(key, bad):
     message = _refused([key, bad])
     assert message.startswith(f"config key {key} is ") and "\n" not in message
     shown, allowed = message.removeprefix(f"config key {key} is ").split("; must be ")
     assert ast.literal_eval(shown) == ast.literal_eval(bad)  # 0 is shown as 0.0 for a float key
-    assert allowed == OUT_OF_RANGE[key][0]
+    assert allowed == config_rules()[key].describe()
 
 
 @pytest.mark.parametrize("key,value", AT_THE_EDGE)
@@ -266,3 +267,23 @@ def test_shipped_checkpoints_with_the_old_loss_key_still_load():
 ])
 def test_loss_settings_that_cannot_train_are_refused(opts, named):
     assert named in _refused(opts)
+
+
+def test_a_registered_declaration_adds_its_keys_and_a_key_declared_twice_is_refused(monkeypatch):
+    from colorization.config import tree
+
+    def add_toy_config(C):
+        C.MODEL.TOY = Section()
+        C.MODEL.TOY.DEPTH = Int(3, ge=1)
+
+    def add_basic_width_again(C):
+        C.MODEL.BASIC_WIDTH = Int(8, ge=1)
+
+    monkeypatch.setattr(tree, "_DECLARERS", list(tree._DECLARERS))
+    assert "MODEL.TOY.DEPTH" not in config_rules()
+    tree.add_config(add_toy_config)
+    assert get_cfg().MODEL.TOY.DEPTH == 3 and load_cfg(None, ["MODEL.TOY.DEPTH", "5"]).MODEL.TOY.DEPTH == 5
+    assert _refused(["MODEL.TOY.DEPTH", "0"]) == "config key MODEL.TOY.DEPTH is 0; must be an integer >= 1"
+    tree.add_config(add_basic_width_again)
+    with pytest.raises(ValueError, match="add_basic_width_again: config key BASIC_WIDTH is declared twice"):
+        get_cfg()

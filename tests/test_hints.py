@@ -203,7 +203,7 @@ def test_hint_training_resumes_bit_identically(tmp_path, photo_dir):
 
 
 def test_distribution_modes_are_the_peaks_by_mass():
-    from colorization.engine.predictor import distribution_modes
+    from colorization.engine.colorizer import distribution_modes
     from colorization.modeling.color_bins import ab_gamut_bins
     bins = ab_gamut_bins()
     distance_to = lambda a, b: ((bins - torch.tensor([a, b])) ** 2).sum(dim=1)  # noqa: E731
@@ -216,7 +216,7 @@ def test_distribution_modes_are_the_peaks_by_mass():
 
 def test_suggested_colors_of_a_classification_hint_model(photo_path):
     from colorization.data.image_io import read_image_file
-    from colorization.engine.predictor import Colorizer
+    from colorization.engine.colorizer import Colorizer
     cfg = load_cfg(None, ["MODEL.HINTS", "True", "MODEL.HEAD", "classification", "INPUT.SIZE", "64",
                           "MODEL.BASIC_WIDTH", "8"])
     torch.manual_seed(0)

@@ -11,7 +11,7 @@ import torch
 from colorization.data import color
 from colorization.data.hint_files import hints_from_json
 from colorization.data.hints import user_hint_channels
-from colorization.engine.predictor import Colorizer
+from colorization.engine.colorizer import Colorizer
 from colorization.modeling.zhang import SIGGRAPH17Net
 
 from conftest import REPO, run_tool, run_tools_in_one_process

@@ -5,7 +5,7 @@ from colorization.config import load_cfg
 from colorization.errors import UserError
 from colorization.modeling import build_model
 from colorization.modeling.basic import BasicColorNet
-from colorization.modeling.registry import get_model_builder
+from colorization.modeling.registry import get_model_entry
 
 
 def conv_flops(net, size):
@@ -50,4 +50,4 @@ def test_odd_sizes_work():
 
 def test_unknown_model_name_lists_known():
     with pytest.raises(UserError, match="known models: .*basic"):
-        get_model_builder("unet9000")
+        get_model_entry("unet9000")

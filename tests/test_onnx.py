@@ -18,7 +18,7 @@ from colorization.deploy.graph_rewrites import with_phase_convolutions
 from colorization.deploy.onnx_format import OPSET, read_metadata
 from colorization.deploy.onnx_quantize import calibration_feeds, quantize_int8
 from colorization.engine.compare import compare_checkpoints
-from colorization.engine.predictor import Colorizer
+from colorization.engine.colorizer import Colorizer
 from colorization.errors import UserError
 from colorization.modeling import build_model
 

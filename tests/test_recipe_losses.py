@@ -184,7 +184,7 @@ def test_color_enhance_scales_the_chroma_of_training_targets_only(photo_dir):
 
 
 def test_dull_photos_are_dropped_from_training_and_counted(photo_dir, caplog):
-    from colorization.data.dataset import image_colorfulness
+    from colorization.data.screening import image_colorfulness
     from colorization.data.image_io import decode_image
     from colorization.data.transforms import resize_center_crop
     # Measured as the screening measures it: on a 64x64 copy.

@@ -506,7 +506,7 @@ def test_a_checkpoint_that_would_run_code_is_refused_by_inference(unsafe_tool_ru
 @pytest.mark.parametrize("kind", ["torch_save", "plain_pickle", "plain_pickle_v4", "stored_config"])
 def test_crafted_checkpoints_are_refused_before_any_code_runs(crafted, kind):
     # What tools/inference.py does with --model_to_load, in process (the tool itself is run above).
-    from colorization.engine.predictor import Colorizer
+    from colorization.engine.colorizer import Colorizer
     from colorization.errors import UserError
     path, marker = _crafted(kind, crafted)
     with pytest.raises(UserError) as info:

@@ -6,7 +6,7 @@ import cv2
 import pytest
 
 from colorization.engine.compare import compare_checkpoints
-from colorization.engine.predictor import Colorizer
+from colorization.engine.colorizer import Colorizer
 
 from conftest import REPO
 

@@ -106,7 +106,7 @@ def test_config_errors_exit_2_naming_the_key(tmp_path):
 def test_colorizer_runs_the_network_under_the_configured_autocast(trained_run, photo_path):
     """SOLVER.AMP bf16 (here on CPU): the convolutions run in bfloat16, the output stays close to float32's."""
     from colorization.data.image_io import read_image_file
-    from colorization.engine.predictor import Colorizer
+    from colorization.engine.colorizer import Colorizer
 
     out, _, _ = trained_run
     photo = read_image_file(photo_path)

@@ -296,7 +296,7 @@ def test_the_network_sees_each_hint_where_its_point_has_moved(clips):
     """Through the real parts (flow, tracker, the hint model's input): on every frame of the shot the hint mask the
     network gets sits on the tracked point, which has travelled with the pan away from where it was clicked."""
     from colorization.data import color
-    from colorization.engine.predictor import Colorizer
+    from colorization.engine.colorizer import Colorizer
     from colorization.video.hints_track import HintTracker, keyframes_from_json
     from colorization.video.stability import MotionEstimator
 

@@ -19,7 +19,7 @@ import torch
 from colorization.config import load_cfg
 from colorization.data.image_io import read_image_file
 from colorization.engine.color_prior import prepare_color_prior
-from colorization.engine.predictor import Colorizer
+from colorization.engine.colorizer import Colorizer
 from colorization.errors import UserError
 from colorization.modeling import build_model
 from colorization.modeling.registry import MODEL_REGISTRY, PublishedWeights

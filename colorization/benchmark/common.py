@@ -8,7 +8,7 @@ import os
 import cv2
 import torch
 
-from ..errors import UserError
+from ..utils.optional import require as require_optional
 
 
 # Dense (no sparsity) bf16 tensor-core peaks in TFLOP/s, by a substring of torch.cuda.get_device_name().
@@ -38,13 +38,10 @@ def peak_tflops_for(device_name):
 
 
 def require(module, what):
-    """Benchmark-only dependencies are imported lazily, with a clear message when missing."""
-    try:
-        return __import__(module, fromlist=["_"])
-    except ImportError:
-        base = module.split(".")[0]
-        package = {"PIL": "pillow", "skimage": "scikit-image"}.get(base, base)
-        raise UserError(f"the {what} needs {package}, a benchmark-only dependency: pip install {package}") from None
+    """A benchmark-only dependency, imported lazily."""
+    package = {"PIL": "pillow", "skimage": "scikit-image"}.get(module.split(".")[0], module.split(".")[0])
+    return require_optional(module, what=f"the {what}", install=f"pip install {package} (a benchmark-only "
+                                                                  f"dependency)")[0]
 
 
 @contextlib.contextmanager

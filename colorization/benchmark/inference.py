@@ -13,7 +13,7 @@ import torch
 
 from ..data.image_io import read_image_file
 from ..data.paths_catalog import data_dir
-from ..engine.predictor import Colorizer
+from ..engine.colorizer import Colorizer
 from ..modeling import build_model
 from ..utils.env import resolve_device
 from ..utils.visualize import write_rgb

@@ -14,7 +14,7 @@ from ..data.build import build_data_loader, build_dataset
 from ..deploy import export_onnx, is_onnx_path, load_onnx_model, save_onnx
 from ..deploy.onnx_quantize import MAX_INT8_PSNR_DROP, calibration_feeds, quantize_int8
 from ..engine.evaluator import evaluate
-from ..engine.predictor import Colorizer
+from ..engine.colorizer import Colorizer
 from ..errors import UserError
 from .common import round_sig
 from .inference import INFERENCE_WARMUP, load_colorizers, make_photo, time_pipeline

@@ -11,7 +11,7 @@ from fractions import Fraction
 import cv2
 import numpy as np
 
-from ..video import VideoOptions, colorize_video, open_output, open_source
+from ..video import VideoOptions, colorize_video, open_output, open_frames
 from ..video.pyav import pyav
 from ..video.stability import DEFAULT_STABILITY
 from .common import round_sig
@@ -109,7 +109,7 @@ def _cpu_seconds():
 def _run(colorizer, clip, out, stability):
     """The run's report, the CPU time it took in all threads (decoder and encoder ones included) and in the main
     thread alone (the network's, on a 2-core CPU: the longest stage, which bounds frames/s on an idle machine)."""
-    source = open_source(clip)
+    source = open_frames(clip)
     try:
         cpu, main = _cpu_seconds(), time.thread_time()
         report = colorize_video(colorizer, source, open_output(out, source.info, source),

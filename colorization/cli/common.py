@@ -5,7 +5,7 @@ import difflib
 import functools
 import sys
 
-from ..engine.predictor import BACKENDS
+from ..engine.colorizer import BACKENDS
 from ..errors import UserError
 
 

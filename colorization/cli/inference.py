@@ -11,8 +11,8 @@ import sys
 import cv2
 
 from ..data.hint_files import read_hint_image, read_hints_file
-from ..data.image_io import ImageDecodeError, is_image_name, read_image_file
-from ..engine.predictor import BRIGHTNESS_RANGE, SATURATION_RANGE, TEMPERATURE_RANGE, Colorizer
+from ..data.image_io import ImageDecodeError, find_image_files, read_image_file
+from ..engine.colorizer import BRIGHTNESS_RANGE, SATURATION_RANGE, TEMPERATURE_RANGE, Colorizer
 from ..errors import UserError
 from ..utils.io import check_output_path
 from ..utils.visualize import write_rgb
@@ -100,19 +100,14 @@ def check_range(name, value, bounds):
 
 
 def collect_inputs(path):
-    if os.path.isdir(path):
-        found = sorted(os.path.join(d, f) for d, _, files in os.walk(path) for f in files if is_image_name(f))
-        if not found:
-            raise UserError(f"no images found in folder {path}")
-        return found
     if os.path.isfile(path):
         return [path]
-    if glob.has_magic(path):
-        found = sorted(p for p in glob.glob(path, recursive=True) if os.path.isfile(p))
-        if not found:
-            raise UserError(f"no files match {path}")
-        return found
-    raise UserError(f"image not found: {path}")
+    if not (os.path.isdir(path) or glob.has_magic(path)):
+        raise UserError(f"image not found: {path}")
+    found = sorted(find_image_files(path))
+    if not found:
+        raise UserError(f"no images found in folder {path}" if os.path.isdir(path) else f"no images match {path}")
+    return found
 
 
 def output_is_a_file(output, single):

@@ -15,7 +15,7 @@ from ..data.hint_files import UserHints
 from ..data.hints import user_hint_channels
 from ..data.transforms import resize_center_crop
 from ..engine.evaluator import evaluation_hints
-from ..engine.predictor import Colorizer
+from ..engine.colorizer import Colorizer
 from ..errors import UserError
 from ..utils.io import check_output_path
 from ..utils.plots import plot_training_curves

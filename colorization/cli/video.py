@@ -15,10 +15,10 @@ import sys
 
 from tqdm import tqdm
 
-from ..engine.predictor import Colorizer
+from ..engine.colorizer import Colorizer
 from ..errors import UserError
 from ..utils.io import atomic_write
-from ..video import VideoOptions, check_output, colorize_video, open_output, open_source
+from ..video import VideoOptions, check_output, colorize_video, open_output, open_frames
 from ..video.hints_track import read_keyframes
 from ..video.pipeline import DEFAULT_BATCH
 from ..video.stability import DEFAULT_STABILITY
@@ -140,7 +140,7 @@ def run(args):
     check_output(output)
     if os.path.abspath(output) == os.path.abspath(args.video):
         raise UserError(f"--output {output} is the input video; name another file")
-    source = open_source(args.video, args.fps)
+    source = open_frames(args.video, args.fps)
     try:
         keyframes = read_keyframes(args.hints, source.info.width, source.info.height) if args.hints else None
         colorizer = load_colorizer(args)

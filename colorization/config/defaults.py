@@ -1,5 +1,6 @@
-"""Default configuration: every key the framework reads, with its meaning, type and allowed values (checked when a
-config loads). YAML files only override these."""
+"""Default configuration: the keys of the framework itself, with their meaning, type and allowed values (checked when
+a config loads). A network, loss or data source declares its own keys beside its code (config.add_config); the
+default tree is this one plus theirs (config.tree). YAML files only override these."""
 from .schema import Bool, Choice, Float, Floats, Int, Ints, Section, Text, Texts
 
 _C = Section()
@@ -8,7 +9,7 @@ _C = Section()
 # Model
 # ---------------------------------------------------------------------------
 _C.MODEL = Section()
-# Network name from the model registry: "basic", "eccv16" or "siggraph17" (the registry checks the name).
+# Network name from the model registry (modeling/registry.py; an unknown name is refused with the known ones).
 _C.MODEL.ARCH = Text("basic", nonempty=True)
 # "regression" predicts the target channels directly; "classification" predicts a distribution over
 # quantized ab bins and reads it out with an annealed mean (LAB only).
@@ -31,16 +32,14 @@ _C.MODEL.WEIGHT = Text("")
 _C.MODEL.MEMORY_FORMAT = Choice("auto", among=("auto", "channels_last", "contiguous"))
 # Under torchrun, synchronise BatchNorm statistics across processes (helps when the per-process batch is small).
 _C.MODEL.SYNC_BN = Bool(False)
-# Compile the network with torch.compile (slow first iterations, faster afterwards). Off by default: on an H200 it
-# took 20-50 s and then gave 1.3x (siggraph17) and 1.5x (ResNet-34 U-Net), nothing on basic (README, GPU speed).
+# Compile the network with torch.compile (slow first iterations, faster afterwards). Off by default: the compile time
+# pays off only on long GPU runs of the larger networks (docs/measured_choices.md).
 _C.MODEL.COMPILE = Bool(False)
-# Width (channels of the first stage) of the basic encoder-decoder; later stages double it.
-_C.MODEL.BASIC_WIDTH = Int(16, ge=1)
 # Epochs at the start of training during which a pretrained encoder (the ResNet U-Nets' backbone) keeps its
 # MODEL.PRETRAINED weights: its learning rate is 0 (its BatchNorm statistics still adapt). 0: trained from the start.
 _C.MODEL.FREEZE_ENCODER_EPOCHS = Int(0, ge=0)
-# User hints: the network also takes hint ab (ab / 110, zero where no hint) and a hint mask (LAB only). "siggraph17"
-# always has these channels (all zero: automatic colorization); "basic" gets them when True; "eccv16" cannot.
+# User hints: the network also takes hint ab (ab / 110, zero where no hint) and a hint mask (LAB only). Each network
+# says in its registration whether it never, optionally or always takes them (always: zero without hints).
 _C.MODEL.HINTS = Bool(False)
 
 # ---------------------------------------------------------------------------
@@ -109,9 +108,9 @@ _C.SOLVER.WEIGHT_DECAY = Float(0.0, ge=0)
 _C.SOLVER.MOMENTUM = Float(0.9, ge=0, lt=1)
 # Adam / AdamW betas.
 _C.SOLVER.BETAS = Floats((0.9, 0.999), length=2, ge=0, lt=1)
-# Mixed precision of the forward pass: "auto" (bf16 on CUDA GPUs that support it: with channels_last, 1.5-2.7x
-# float32's training speed on an H200; none on CPU), "none",
-# "bf16" or "fp16" (fp16 adds a gradient scaler). Losses, metrics and color conversions stay float32.
+# Mixed precision of the forward pass: "auto" (bf16 on CUDA GPUs that support it, the fastest there with
+# channels_last: docs/measured_choices.md; none on CPU), "none", "bf16" or "fp16" (fp16 adds a gradient scaler).
+# Losses, metrics and color conversions stay float32.
 _C.SOLVER.AMP = Choice("auto", among=("auto", "none", "bf16", "fp16"))
 # Number of passes over the training data.
 _C.SOLVER.MAX_EPOCHS = Int(20, ge=1)
@@ -213,11 +212,18 @@ _C.TEST.FID_WEIGHTS = Text("pytorch_fid", nonempty=True)
 # ---------------------------------------------------------------------------
 # Output
 # ---------------------------------------------------------------------------
+# Plugins
+# ---------------------------------------------------------------------------
+# The user's own modules, imported before the rest of the config is read, so that the networks, loss terms, data
+# sources and config keys they register can be named in it (docs/extending.md): a module name on the Python path, or
+# a .py file (relative to the config file that names it; on the command line, to the working directory). The
+# plugins of a config file, its bases and the command line add up; the stored config names each .py file by its
+# absolute path, so a checkpoint finds them again.
+_C.PLUGINS = Texts((), min_length=0)
+
+# ---------------------------------------------------------------------------
 # Run folder for checkpoints, the resolved config, the log and metrics.jsonl.
 # Empty: models/<first training data set>/<config file name>.
 _C.OUTPUT_DIR = Text("")
 # Root of the triplet images; a run writes under PREDICTIONS_DIR/<run name>/epoch_<N>/.
 _C.PREDICTIONS_DIR = Text("predictions", nonempty=True)
-
-# The declarations above become the yacs tree of defaults (_C) and the rule of each key by dotted name (RULES).
-_C, RULES = _C.split()

@@ -175,10 +175,10 @@ class Ints(_Sequence):
 
 
 class Texts(_Sequence):
-    """A list of strings; at least one, none empty (data set names)."""
+    """A list of strings, none empty; at least min_length of them (one: data set names)."""
 
-    def __init__(self, default):
-        super().__init__(default, Text(nonempty=True), min_length=1)
+    def __init__(self, default, min_length=1):
+        super().__init__(default, Text(nonempty=True), min_length=min_length)
 
 
 class Section:
@@ -192,7 +192,16 @@ class Section:
         if not isinstance(value, (Rule, Section)):
             raise TypeError(f"config key {name} = {value!r} needs a declaration such as Float({value!r}, gt=0), "
                             f"Int, Bool, Text, Choice, Floats, Ints or Texts")
+        if name in self._entries:
+            raise ValueError(f"config key {name} is declared twice")
         self._entries[name] = value
+
+    def copy(self):
+        """A copy whose sections are copies too (the rules are shared: they are never changed)."""
+        twin = Section()
+        for name, entry in self._entries.items():
+            twin._entries[name] = entry.copy() if isinstance(entry, Section) else entry
+        return twin
 
     def __getattr__(self, name):
         try:

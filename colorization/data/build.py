@@ -23,7 +23,8 @@ def build_dataset(cfg, names, train):
             spec, cfg.INPUT.COLOR_SPACE, cfg.INPUT.SIZE, cfg.DATASETS.VAL_FRACTION,
             cfg.DATASETS.GRAY_CHROMA_THRESHOLD, train=train, crop_scale=cfg.INPUT.CROP_SCALE,
             hflip_prob=cfg.INPUT.HFLIP_PROB, seed=cfg.SOLVER.SEED, hints=hint_sampling(cfg) if train else None,
-            min_colorfulness=cfg.DATASETS.MIN_COLORFULNESS if train else 0.0, color_enhance=cfg.INPUT.COLOR_ENHANCE))
+            min_colorfulness=cfg.DATASETS.MIN_COLORFULNESS if train else 0.0, color_enhance=cfg.INPUT.COLOR_ENHANCE,
+            screening_workers=cfg.DATALOADER.NUM_WORKERS))
         if len(datasets[-1]) == 0:
             raise UserError(_no_images_message(cfg, name, spec, datasets[-1]))
     return datasets[0] if len(datasets) == 1 else _Concat(datasets)

@@ -7,55 +7,19 @@ import torch
 from torch.utils.data import Dataset
 
 from . import color
-from ..metrics import colorfulness
 from .hints import hint_input, sample_hints
-from .image_io import ImageDecodeError, decode_image
+from .image_io import decode_image
+from .screening import measure_source, screen
 from .sources import open_source
 from .transforms import resize_center_crop, train_transform
 
 logger = logging.getLogger(__name__)
-
-# Chroma is measured on a small copy: enough to tell a gray photo from a color one, and cheap.
-_SCREEN_SIDE = 64
-# Images with a shorter side than this carry too little to learn from and are skipped.
-MIN_SIDE = 8
 
 
 def split_of(name, val_fraction):
     """'train' or 'val', from a hash of the file name: stable when other files come and go."""
     h = int.from_bytes(hashlib.sha1(name.encode("utf-8")).digest()[:8], "big")
     return "val" if (h % 1_000_000) < val_fraction * 1_000_000 else "train"
-
-
-def image_colorfulness(rgb_uint8):
-    """Hasler and Suesstrunk's colorfulness of one HxWx3 uint8 image (the metric validation reports)."""
-    return float(colorfulness(torch.from_numpy(rgb_uint8).permute(2, 0, 1)[None])[0])
-
-
-def screen_images(source, names, gray_threshold, min_colorfulness=0.0):
-    """Keep the names that decode and carry color (and, with min_colorfulness, enough of it). Returns (kept, counts
-    of what was dropped: unreadable, grayscale, dull)."""
-    kept, skipped, gray, dull = [], 0, 0, 0
-    for name in names:
-        try:
-            img = decode_image(source.read(name), min_short_side=_SCREEN_SIDE)
-        except (ImageDecodeError, OSError) as e:
-            logger.warning("skipping %s: %s", source.describe(name), e)
-            skipped += 1
-            continue
-        if min(img.shape[:2]) < MIN_SIDE:
-            logger.warning("skipping %s: too small (%dx%d)", source.describe(name), img.shape[1], img.shape[0])
-            skipped += 1
-            continue
-        small = resize_center_crop(img, _SCREEN_SIDE) if min(img.shape[:2]) > _SCREEN_SIDE else img
-        if gray_threshold > 0 and color.chroma_percentile(small) < gray_threshold:
-            gray += 1
-            continue
-        if min_colorfulness > 0 and image_colorfulness(small) < min_colorfulness:
-            dull += 1
-            continue
-        kept.append(name)
-    return kept, {"unreadable": skipped, "grayscale": gray, "dull": dull}
 
 
 class ColorizationDataset(Dataset):
@@ -66,10 +30,12 @@ class ColorizationDataset(Dataset):
     are a pure function of (seed, epoch, index): identical with any number of workers, and after a resume.
     hints: a HintSampling for a hint model's training items (evaluation draws its own, see engine/evaluator.py).
     min_colorfulness drops photos duller than that; color_enhance multiplies the chroma of training targets.
+    The whole source is screened once, with `screening_workers` processes, and cached (data/screening.py).
     """
 
     def __init__(self, spec, color_space, size, val_fraction, gray_threshold, train=False,
-                 crop_scale=(1.0, 1.0), hflip_prob=0.0, seed=0, hints=None, min_colorfulness=0.0, color_enhance=1.0):
+                 crop_scale=(1.0, 1.0), hflip_prob=0.0, seed=0, hints=None, min_colorfulness=0.0, color_enhance=1.0,
+                 screening_workers=0):
         self.spec = spec
         self.source = open_source(spec.source)
         self.color_space = color_space
@@ -80,11 +46,11 @@ class ColorizationDataset(Dataset):
         self.seed = seed
         self.hints = hints
         self.color_enhance = color_enhance
-        names = self.source.list_images()
-        self.num_listed = len(names)  # image files in the whole source, before the split and the screening
-        if spec.split != "all":
-            names = [n for n in names if split_of(n, val_fraction) == spec.split]
-        self.names, self.dropped = screen_images(self.source, names, gray_threshold, min_colorfulness)
+        listed = self.source.list_images()
+        self.num_listed = len(listed)  # image files in the whole source, before the split and the screening
+        measures = measure_source(self.source, listed, screening_workers)
+        names = [n for n in listed if spec.split == "all" or split_of(n, val_fraction) == spec.split]
+        self.names, self.dropped = screen(self.source, measures, names, gray_threshold, min_colorfulness)
         logger.info("data set %s (%s, split %s): %d images kept, %d unreadable skipped, %d grayscale dropped%s",
                     spec.name, spec.source, spec.split, len(self.names), self.dropped["unreadable"],
                     self.dropped["grayscale"], f", {self.dropped['dull']} with colorfulness below "

@@ -1,6 +1,8 @@
 """Decoding any common image file into 8-bit RGB with OpenCV: EXIF orientation, alpha, 16-bit, palette, CMYK."""
+import glob
 import io
 import logging
+import os
 
 import cv2
 import imagesize
@@ -24,6 +26,14 @@ class ImageDecodeError(ValueError):
 
 def is_image_name(name):
     return name.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def find_image_files(path):
+    """The image files under a folder (searched recursively) or matching a glob pattern (** reaches into
+    subfolders), unsorted; [] when there are none."""
+    if os.path.isdir(path):
+        return [os.path.join(d, f) for d, _, files in os.walk(path) for f in files if is_image_name(f)]
+    return [p for p in glob.glob(path, recursive=True) if os.path.isfile(p) and is_image_name(p)]
 
 
 def probe_size(data):

@@ -1,8 +1,10 @@
-"""Maps data set names to image sources (a folder or a .zip) under the data root, and a split of them."""
+"""Maps data set names to image sources (a folder, a .zip, or another registered type) under the data root, and a
+split of them."""
 import os
 from dataclasses import dataclass
 
 from ..errors import UserError
+from .sources import source_kinds, source_type_of
 
 # The data root: COLORIZATION_DATA_DIR, else the repository's datasets/ folder.
 _DEFAULT_DATA_DIR = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "datasets"))
@@ -34,7 +36,7 @@ SPLITS = ("train", "val", "all")
 @dataclass(frozen=True)
 class DatasetSpec:
     name: str  # what the config said
-    source: str  # absolute path of a folder or a .zip
+    source: str  # absolute path of an image source (a folder, a .zip, ...: data/sources.py)
     split: str  # "train", "val" or "all"
 
 
@@ -43,7 +45,7 @@ def data_dir():
 
 
 def resolve_dataset(name):
-    """A catalog name, or a path to a folder / .zip optionally suffixed with @train or @val."""
+    """A catalog name, or a path to an image source (a folder, a .zip, ...) optionally suffixed with @train or @val."""
     if name in DATASETS:
         entry = DATASETS[name]
         source = os.path.join(data_dir(), entry["source"])
@@ -56,11 +58,11 @@ def resolve_dataset(name):
     if sep and tail in SPLITS:
         path, split = head, tail
     path = os.path.expanduser(path)
-    if os.path.isdir(path) or (os.path.isfile(path) and path.lower().endswith(".zip")):
+    if source_type_of(path) is not None:
         return DatasetSpec(name, os.path.abspath(path), split)
-    if os.path.isfile(path):
-        raise UserError(f"data set {name!r} is a file but not a .zip; give a folder of images or a .zip archive")
-    raise UserError(f"unknown data set {name!r}: not a catalog name and no such folder or .zip. "
+    if os.path.exists(path):
+        raise UserError(f"data set {name!r} is no image source this framework reads; give {source_kinds()}")
+    raise UserError(f"unknown data set {name!r}: not a catalog name and no such path. "
                     f"Known names: {', '.join(sorted(DATASETS))}. Add one to DATASETS in "
                     f"colorization/data/paths_catalog.py, or give a path (optionally PATH@train / PATH@val).")
 

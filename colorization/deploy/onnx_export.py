@@ -1,7 +1,6 @@
 """A ColorizationModel as one ONNX graph: the network and its head's read-out (for a classification head the annealed
 mean, the temperature an input), named inputs, free batch / height / width, and the metadata of onnx_format."""
 import contextlib
-import importlib
 import io
 import logging
 import warnings
@@ -11,8 +10,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..data.color import AB_SCALE
-from ..errors import UserError
 from ..utils.io import atomic_write
+from ..utils.optional import require as require_optional
 from . import onnx_format as fmt
 from .graph_rewrites import with_phase_convolutions
 
@@ -20,17 +19,8 @@ INSTALL_HINT = "pip install -e \".[onnx]\" (from a checkout; or pip install onnx
 
 
 def require(*modules, what="exporting to ONNX"):
-    """The optional ONNX packages, imported on first use: a missing one is a UserError naming the extra."""
-    found, missing = [], []
-    for name in modules:
-        try:
-            found.append(importlib.import_module(name))
-        except ImportError:
-            missing.append(name)
-    if missing:
-        raise UserError(f"{what} needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not "
-                        f"installed: {INSTALL_HINT}")
-    return found
+    """The optional ONNX packages, imported on first use."""
+    return require_optional(*modules, what=what, install=INSTALL_HINT)
 
 
 class ExportedColorizer(nn.Module):

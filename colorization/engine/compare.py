@@ -16,7 +16,7 @@ from ..utils.plots import plot_psnr_by_hints, psnr_by_hints
 from ..utils.visualize import header_row, hstack, mark_hints, vstack, write_rgb
 from .evaluator import display_hint_count, evaluate, hint_key
 from .fid import FID_RELIABLE_IMAGES, FIDAccumulator, build_fid_network
-from .predictor import Colorizer
+from .colorizer import Colorizer
 
 logger = logging.getLogger(__name__)
 

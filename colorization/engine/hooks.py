@@ -30,9 +30,6 @@ class HookBase:
     def after_epoch(self, trainer, epoch):
         pass
 
-    def after_train(self, trainer):
-        pass
-
 
 class ValidationHook(HookBase):
     """Every TEST.EVAL_PERIOD epochs and after the last: metrics of the model and of the "no color" baseline (and

@@ -1,28 +1,20 @@
-"""The training objective from the config (LOSS.*, DISCRIMINATOR.*): the model's weighted loss terms (its head's
-L1 / L2 / classification, perceptual, adversarial, colorfulness) and, with an adversarial term, the discriminator
-with its optimizer, schedule and scaler, whose update is the step's second one."""
+"""The training objective from the config (LOSS.*, DISCRIMINATOR.*): the registered loss terms the config switches on
+(engine/loss_registry.py) and, when one needs a discriminator, the discriminator with its optimizer, schedule and
+scaler, whose update is the step's second one."""
 import contextlib
 import logging
 
 import torch
 
-from ..checkpoint import load_published_network
 from ..data.color_tensor import network_rgb
 from ..modeling.discriminator import build_discriminator
-from ..modeling.losses import (PerceptualLoss, colorfulness_loss, discriminator_loss, generator_loss,
-                               r1_penalty)
-from ..modeling.vgg import VGG16_BN_UNUSED, VGG16_BN_WEIGHTS, VGG16BNFeatures
+from ..modeling.losses import discriminator_loss, r1_penalty
 from ..solver.build import build_discriminator_optimization
+from . import loss_terms  # noqa: F401  (registers the built-in terms)
+from .loss_registry import LOSS_REGISTRY, LossInputs, enabled_terms, weight_of
 from .train_step import forward_model
 
 logger = logging.getLogger(__name__)
-
-
-def build_perceptual_loss(cfg, device):
-    """The perceptual term with VGG16-BN's weights from LOSS.PERCEPTUAL_WEIGHTS (downloaded once, hash-checked)."""
-    vgg = load_published_network(VGG16BNFeatures(), cfg.LOSS.PERCEPTUAL_WEIGHTS, VGG16_BN_WEIGHTS, VGG16_BN_UNUSED,
-                                 what="LOSS.PERCEPTUAL_WEIGHTS")
-    return PerceptualLoss(vgg).to(device)
 
 
 @contextlib.contextmanager
@@ -40,17 +32,16 @@ def frozen(module):
 class Objective:
     """model_terms(step, net, inputs, targets, epoch) -> {term: weighted scalar} of the model's update;
     discriminator_terms(step, inputs, targets) -> the discriminator's, on the images the model's update of the same
-    step produced. `discriminator` is None without an adversarial term; the trainer may set `ddp_discriminator`."""
+    step produced. `discriminator` is None when no term needs one; the trainer may set `ddp_discriminator`."""
 
     def __init__(self, cfg, model, device, iters_per_epoch, fp16=False):
-        self.color_space, self.model = cfg.INPUT.COLOR_SPACE, model
-        loss = cfg.LOSS
-        self.perceptual_weight, self.colorfulness_weight = loss.PERCEPTUAL_WEIGHT, loss.COLORFULNESS_WEIGHT
-        self.gan_weight, self.gan_type, self.gan_start = loss.GAN_WEIGHT, loss.GAN_TYPE, loss.GAN_START_EPOCH
-        self.r1_weight = loss.R1_WEIGHT
-        self.perceptual = build_perceptual_loss(cfg, device) if self.perceptual_weight > 0 else None
+        self.cfg, self.color_space, self.model = cfg, cfg.INPUT.COLOR_SPACE, model
+        # The terms computed here (the head computes its own), each with its weight and the state `build` made.
+        self.terms = [(t, weight_of(cfg, t), t.build(cfg, device) if t.build else None)
+                      for t in enabled_terms(cfg) if "head" not in t.needs]
+        self.gan_type, self.r1_weight = cfg.LOSS.GAN_TYPE, cfg.LOSS.R1_WEIGHT
         self.discriminator = None
-        if self.gan_weight > 0:
+        if any("discriminator" in t.needs for t, _, _ in self.terms):
             self.discriminator = build_discriminator(cfg).to(device)
             self.d_optimizer, self.d_scheduler = build_discriminator_optimization(cfg, self.discriminator,
                                                                                   iters_per_epoch)
@@ -60,17 +51,18 @@ class Objective:
 
     @property
     def needs_rgb(self):
-        return self.perceptual is not None or self.discriminator is not None or self.colorfulness_weight > 0
+        return any("rgb" in t.needs for t, _, _ in self.terms)
 
     def gan_active(self, epoch):
-        """Whether epoch (0-based) is in the adversarial phase."""
-        return self.discriminator is not None and epoch >= self.gan_start
+        """Whether epoch (0-based) is in the adversarial phase: a term that needs the discriminator runs."""
+        return any("discriminator" in t.needs and self._active(t, epoch) for t, _, _ in self.terms)
+
+    def _active(self, term, epoch):
+        return term.active is None or term.active(self.cfg, epoch)
 
     def term_names(self):
         """Every term either update can report, in a fixed order (the trainer's epoch sums are kept in it)."""
-        names = ["l1", "l2", "classification"]
-        names += [n for n, w in (("perceptual", self.perceptual_weight), ("gan", self.gan_weight),
-                                 ("colorfulness", self.colorfulness_weight)) if w > 0]
+        names = [t.name for t in LOSS_REGISTRY.values() if "head" in t.needs] + [t.name for t, _, _ in self.terms]
         if self.discriminator is not None:
             names += ["d_real", "d_fake"] + (["d_r1"] if self.r1_weight > 0 else [])
         return names
@@ -78,21 +70,23 @@ class Objective:
     def model_terms(self, step, net, inputs, targets, epoch):
         raw = forward_model(step, net, inputs)
         terms = dict(self.model.loss_terms(raw, targets))
-        if not self.needs_rgb:
+        running = [(t, w, state) for t, w, state in self.terms if self._active(t, epoch)]
+        if not running:
             return terms
-        pred = self.model.head.predict(raw, targets.shape[-2:])
-        fake, real = network_rgb(inputs, pred, self.color_space), network_rgb(inputs, targets, self.color_space)
-        if self.perceptual is not None:
-            with step.autocast():
-                terms["perceptual"] = self.perceptual_weight * self.perceptual(fake, real)
-        if self.colorfulness_weight > 0:
-            terms["colorfulness"] = self.colorfulness_weight * colorfulness_loss(fake)
-        if self.gan_active(epoch):
-            # The plain module, its weights frozen: this backward must not reach (or all-reduce) its gradients.
-            with frozen(self.discriminator), step.autocast():
-                logits = self.discriminator(fake)
-            terms["gan"] = self.gan_weight * generator_loss(self.gan_type, logits)
-            self._images = (real.detach(), fake.detach())
+        x = LossInputs(inputs, targets, raw, pred=self.model.head.predict(raw, targets.shape[-2:]))
+        if any("rgb" in t.needs for t, _, _ in running):
+            x.fake_rgb = network_rgb(inputs, x.pred, self.color_space)
+            x.real_rgb = network_rgb(inputs, targets, self.color_space)
+        for term, weight, state in running:
+            with contextlib.ExitStack() as stack:
+                if "discriminator" in term.needs:
+                    # The plain module, its weights frozen: this backward must not reach (or all-reduce) its gradients.
+                    x.discriminator = stack.enter_context(frozen(self.discriminator))
+                if term.autocast:
+                    stack.enter_context(step.autocast())
+                terms[term.name] = weight * term.compute(x, state)
+            if "discriminator" in term.needs:
+                self._images = (x.real_rgb.detach(), x.fake_rgb.detach())
         return terms
 
     def discriminator_terms(self, step, inputs, targets):

@@ -1,8 +1,10 @@
-"""The basic model: a small U-Net-like encoder-decoder from L to the target channels (about 1.6 GFLOP at 256x256)."""
+"""The basic model: a small U-Net-like encoder-decoder from L to the target channels (its cost: the benchmark's
+FLOP count)."""
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..config import Int
 from ..data.hints import HINT_CHANNELS
 from .registry import register_model
 
@@ -59,7 +61,12 @@ class BasicColorNet(nn.Module):
     forward_logits = forward
 
 
-@register_model("basic", hints="optional")
+def add_basic_config(C):
+    # Width (channels of the first stage) of the basic encoder-decoder; later stages double it.
+    C.MODEL.BASIC_WIDTH = Int(16, ge=1)
+
+
+@register_model("basic", hints="optional", config=add_basic_config)
 def build_basic(cfg, out_channels, classification):
     return BasicColorNet(out_channels, width=cfg.MODEL.BASIC_WIDTH, out_stride=4 if classification else 2,
                          in_channels=1 + HINT_CHANNELS if cfg.MODEL.HINTS else 1)

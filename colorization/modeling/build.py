@@ -5,8 +5,7 @@ from ..data.color import target_channels
 from ..data.hints import HINT_CHANNELS
 from .color_bins import ab_gamut_bins, load_color_prior
 from .heads import ClassificationHead, RegressionHead
-from .registry import get_model_builder, takes_hints
-from .zhang import siggraph17_grid_bins
+from .registry import get_model_entry, takes_hints
 
 
 class ColorizationModel(nn.Module):
@@ -44,8 +43,9 @@ class ColorizationModel(nn.Module):
 
 def initial_bins(cfg):
     """The ab bins a classification head starts with, when no weights file fixes them."""
-    if cfg.MODEL.ARCH == "siggraph17":
-        return siggraph17_grid_bins()
+    own = get_model_entry(cfg.MODEL.ARCH).initial_bins
+    if own is not None:
+        return own()
     if cfg.MODEL.COLOR_PRIOR:
         return load_color_prior(cfg.MODEL.COLOR_PRIOR)[0]
     return ab_gamut_bins()
@@ -64,5 +64,5 @@ def build_model(cfg, bins=None):
     head = build_head(cfg, bins)
     classification = head.kind == "classification"
     out_channels = head.num_bins if classification else target_channels(cfg.INPUT.COLOR_SPACE)
-    net = get_model_builder(cfg.MODEL.ARCH)(cfg, out_channels, classification)
+    net = get_model_entry(cfg.MODEL.ARCH).builder(cfg, out_channels, classification)
     return ColorizationModel(net, head, 1 + HINT_CHANNELS if takes_hints(cfg) else 1)

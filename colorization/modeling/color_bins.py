@@ -65,7 +65,7 @@ def _chunks(pixels: torch.Tensor):
 def _squared_distances(pixels: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
     """(N, Q) squared distances between N pixels and Q bins, from the coordinate differences: exact (the matmul
     expansion |x|^2 - 2xy + |y|^2 loses precision near ties), and a few elementwise kernels on a GPU, where
-    torch.cdist's exact mode was 40 % of an eccv16 training step on an H200."""
+    torch.cdist's exact mode is slow (docs/measured_choices.md)."""
     da = pixels[:, :1] - bins[:, 0]
     db = pixels[:, 1:] - bins[:, 1]
     return da * da + db * db
@@ -76,15 +76,6 @@ def _nearest_bin_flat(pixels: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
     for start, chunk in _chunks(pixels):
         out[start:start + chunk.shape[0]] = _squared_distances(chunk, bins).argmin(dim=1)
     return out
-
-
-def nearest_bin(ab: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
-    """Index of the nearest bin for each pixel: ab (B,2,H,W) -> (B,H,W) long."""
-    if ab.dim() != 4 or ab.shape[1] != 2:
-        raise ValueError(f"ab must be (B,2,H,W), got {tuple(ab.shape)}")
-    bins = torch.as_tensor(bins).to(device=ab.device, dtype=torch.float32)
-    batch, _, height, width = ab.shape
-    return _nearest_bin_flat(_as_pixels(ab), bins).view(batch, height, width)
 
 
 def ab_histogram(ab_images, bins) -> torch.Tensor:
@@ -123,11 +114,6 @@ def rebalancing_weights(prior, bins, lam: float = 0.5, sigma: float = 5.0) -> to
     weights = 1.0 / ((1.0 - lam) * smoothed + lam / num_bins)
     weights = weights / (smoothed * weights).sum()
     return weights.float()
-
-
-def soft_encode(ab: torch.Tensor, bins: torch.Tensor, k: int = 5, sigma: float = 5.0) -> torch.Tensor:
-    """Soft target (B,Q,H,W) from ab (B,2,H,W): Gaussian weights over the k nearest bins, summing to 1."""
-    return soft_encode_with_nearest(ab, bins, k, sigma)[0]
 
 
 def soft_encode_with_nearest(ab: torch.Tensor, bins: torch.Tensor, k: int = 5, sigma: float = 5.0):

@@ -60,9 +60,6 @@ class ClassificationHead(nn.Module):
     def num_bins(self):
         return self.bins.shape[0]
 
-    def set_bins(self, bins):
-        self.bins.copy_(torch.as_tensor(bins, dtype=torch.float32))
-
     def set_prior(self, prior, lam=0.5, sigma=5.0):
         """Class rebalancing weights from the empirical prior over self.bins."""
         self.class_weights.copy_(rebalancing_weights(prior.to(self.bins.device), self.bins, lam, sigma))

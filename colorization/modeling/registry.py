@@ -1,11 +1,15 @@
-"""The model registry: network name -> ModelEntry (builder, the color spaces it predicts, its published weights).
+"""The model registry: network name -> ModelEntry (builder, the color spaces it predicts, its published weights, its
+own config keys).
 
-What a published weights file is (URL, SHA-256, state-dict layout) is data on the entry, next to the network;
+A network's file declares everything about it: `register_model(name, config=add_<name>_config, ...)` above its
+builder registers the builder and the function declaring its config keys (config.add_config), so that the default
+tree holds them wherever the network is registered. What a published weights file is (URL, SHA-256, state-dict layout) is data on the entry, next to the network;
 reading it is the checkpoint package's job. An unknown name fails with the list of known names.
 """
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Optional, Tuple
 
+from ..config import add_config
 from ..errors import UserError
 
 MODEL_REGISTRY = {}
@@ -33,7 +37,10 @@ class ModelEntry:
     hints: whether the network takes user hints (MODEL.HINTS): "never", "optional" or "always" (its input has the
     hint channels in any case; without hints they are zero). pretrained_module: the submodule of the network that
     an official-layout file fills ("" the whole network; "encoder" where the published weights are a backbone's
-    ImageNet classification weights); pretrained_unused: key prefixes of such a file the network has no use for."""
+    ImageNet classification weights); pretrained_unused: key prefixes of such a file the network has no use for.
+    initial_bins(): the ab bins a classification head over this network starts with when the network fixes them (its
+    own class grid); None: the config's color prior or the gamut bins. config: the function declaring the network's
+    own keys (add_config), None when it has none."""
     name: str
     builder: Callable
     color_spaces: Tuple[str, ...] = ("LAB", "RGB")
@@ -42,16 +49,25 @@ class ModelEntry:
     hints: str = "never"
     pretrained_module: str = ""
     pretrained_unused: Tuple[str, ...] = ()
+    initial_bins: Optional[Callable] = None
+    config: Optional[Callable] = None
 
 
 def register_model(name, color_spaces=("LAB", "RGB"), weights=None, bins_from_official=None, hints="never",
-                   pretrained_module="", pretrained_unused=()):
-    """Decorator registering a network builder under `name`, with its rules and published weights."""
+                   pretrained_module="", pretrained_unused=(), initial_bins=None, config=None):
+    """Decorator registering a network builder under `name`, with its rules, published weights and config keys
+    (the ModelEntry fields)."""
+    if hints not in ("never", "optional", "always"):
+        raise ValueError(f"model {name!r}: hints must be 'never', 'optional' or 'always', not {hints!r}")
+
     def wrap(builder):
         if name in MODEL_REGISTRY:
             raise ValueError(f"model {name!r} is registered twice")
         MODEL_REGISTRY[name] = ModelEntry(name, builder, tuple(color_spaces), dict(weights or {}),
-                                          bins_from_official, hints, pretrained_module, tuple(pretrained_unused))
+                                          bins_from_official, hints, pretrained_module, tuple(pretrained_unused),
+                                          initial_bins, config)
+        if config is not None:
+            add_config(config)
         return builder
     return wrap
 
@@ -62,8 +78,9 @@ def get_model_entry(name):
     return MODEL_REGISTRY[name]
 
 
-def get_model_builder(name):
-    return get_model_entry(name).builder
+def models_taking_hints():
+    """Names of the registered networks that can take user hints."""
+    return sorted(n for n, e in MODEL_REGISTRY.items() if e.hints != "never")
 
 
 def takes_hints(cfg):
@@ -78,9 +95,8 @@ def check_model_config(cfg):
         raise UserError(f"MODEL.ARCH {entry.name!r} predicts ab and needs INPUT.COLOR_SPACE "
                         f"{' or '.join(repr(c) for c in entry.color_spaces)}, not {cfg.INPUT.COLOR_SPACE!r}")
     if cfg.MODEL.HINTS and entry.hints == "never":
-        takers = sorted(n for n, e in MODEL_REGISTRY.items() if e.hints != "never")
         raise UserError(f"config key MODEL.HINTS is True, but MODEL.ARCH {entry.name!r} cannot take hints; "
-                        f"models that can: {', '.join(takers)}")
+                        f"models that can: {', '.join(models_taking_hints())}")
     if cfg.MODEL.HINTS and cfg.INPUT.COLOR_SPACE != "LAB":
         raise UserError(f"config key MODEL.HINTS is True: hints are ab colors and need INPUT.COLOR_SPACE 'LAB', "
                         f"not {cfg.INPUT.COLOR_SPACE!r}")

@@ -209,7 +209,9 @@ def build_eccv16(cfg, out_channels, classification):
     return ECCV16Net(num_bins=out_channels if classification else 313)
 
 
-@register_model("siggraph17", color_spaces=("LAB",), weights=SIGGRAPH17_WEIGHTS, hints="always")
+# A classification head over siggraph17 classifies on the network's own ab grid, whatever the color prior.
+@register_model("siggraph17", color_spaces=("LAB",), weights=SIGGRAPH17_WEIGHTS, hints="always",
+                initial_bins=siggraph17_grid_bins)
 def build_siggraph17(cfg, out_channels, classification):
     if classification and out_channels != SIGGRAPH17_GRID_SIDE ** 2:
         raise ValueError(f"siggraph17 classifies over its {SIGGRAPH17_GRID_SIDE ** 2}-cell ab grid, "

@@ -9,14 +9,14 @@ from fastapi.responses import JSONResponse, Response
 
 from ..data import color
 from ..data.hint_files import hints_from_json
-from ..engine.predictor import BRIGHTNESS_RANGE, SATURATION_RANGE, TEMPERATURE_RANGE, Colorizer
+from ..engine.colorizer import BRIGHTNESS_RANGE, SATURATION_RANGE, TEMPERATURE_RANGE, Colorizer
 from ..errors import UserError
 from .models import find_model
 
 router = APIRouter()
 
-# PNG settings: zlib level 1 with run-length matching only writes a 1024x768 result about 1.6x faster than OpenCV's
-# default (level 3), and smaller (measured 90 ms / 561 KB against 145 ms / 573 KB, and level 1 alone 97 ms / 626 KB).
+# PNG settings: zlib level 1 with run-length matching only, faster than OpenCV's default and smaller
+# (docs/measured_choices.md).
 PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
 MAX_PREVIEW_SIDE = 16384
 PHOTO_HELP = "the photo file (JPEG, PNG, WebP, TIFF or BMP); or give photo_id instead"

@@ -4,7 +4,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 
-from ..engine.predictor import Colorizer
+from ..engine.colorizer import Colorizer
 from ..errors import UserError
 
 

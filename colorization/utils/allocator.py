@@ -3,9 +3,8 @@
 By default glibc hands large freed blocks (above a threshold that starts at 128 KiB) and the free top of its
 heap back to the kernel. A data-loader item allocates a few such blocks (the decoded photo, the float copy,
 LAB, the planes) and a training step hundreds of megabytes of activations, all freed again before the next
-one: each item or step then touches fresh pages, and the page faults cost as much as the work. Measured on
-the 2-core CPU: ~900 page faults and ~2 ms of system time per 256x256 training item (about half its time),
-~230,000 page faults per basic-model training step at batch 16 (13-16 images/s instead of 21-25).
+one: each item or step then touches fresh pages, and the page faults cost as much as the work (the figures:
+docs/measured_choices.md).
 
 Raising both thresholds makes freed memory stay with the process and be reused: the peak resident memory
 does not change (it is reached anyway), the process just does not shrink between steps. Blocks larger than

@@ -2,7 +2,7 @@
 
 - warp error of ab: mean |ab_t - warp(ab_t-1)| (both channels, LAB units) over the pixels that are not occluded,
   with flows computed on the output frames themselves, forward and backward, and occlusion by their consistency
-  (the stabilizer's flow is not reused; a finer flow, DIS medium at full size, moves the figures by about 1 %);
+  (the stabilizer's flow is not reused; a finer flow changes the figures little: docs/measured_choices.md);
 - CDC, color distribution consistency: the Jensen-Shannon divergence (natural log) of the per-channel 256-bin
   histograms of RGB frames t and t+d, averaged over channels and frames, for d = 1, 2 and 4, then over d.
 

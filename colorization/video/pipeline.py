@@ -144,7 +144,7 @@ class _Run:
 
 
 def colorize_video(colorizer, source, output, options=None, progress=None):
-    """Colorize every frame of `source` (reading.open_source) into `output` (writing.open_output) with an engine
+    """Colorize every frame of `source` (reading.open_frames) into `output` (writing.open_output) with an engine
     Colorizer; progress(n) is called as frames are done. Returns a VideoReport."""
     options = options or VideoOptions()
     start = time.perf_counter()

@@ -11,7 +11,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..data.image_io import ImageDecodeError, is_image_name, read_image_file
+from ..data.image_io import ImageDecodeError, find_image_files, read_image_file
 from ..errors import UserError
 from .pyav import pyav
 
@@ -84,7 +84,7 @@ def _quiet_ffmpeg():
 
 
 class VideoFileSource:
-    """A video file, decoded with PyAV (FFmpeg). Open it with open_source()."""
+    """A video file, decoded with PyAV (FFmpeg). Open it with open_frames()."""
 
     kind = "video"
 
@@ -228,18 +228,14 @@ def _short(error):
 
 
 def _sequence_files(path):
-    if os.path.isdir(path):
-        found = [os.path.join(d, f) for d, _, files in os.walk(path) for f in files if is_image_name(f)]
-        if not found:
-            raise UserError(f"--video {path} is a folder with no image frames in it")
-    else:
-        found = [p for p in glob.glob(path, recursive=True) if os.path.isfile(p) and is_image_name(p)]
-        if not found:
-            raise UserError(f"--video {path} matches no image frames")
+    found = find_image_files(path)
+    if not found:
+        raise UserError(f"--video {path} is a folder with no image frames in it" if os.path.isdir(path)
+                        else f"--video {path} matches no image frames")
     return sorted(found, key=natural_key)
 
 
-def open_source(path, fps=None):
+def open_frames(path, fps=None):
     """A VideoFileSource or an ImageSequenceSource for what the user named; its first frame is already decoded,
     so a file that is not a video, holds no video stream or no frame is refused here (UserError)."""
     if os.path.isfile(path):

@@ -1,4 +1,4 @@
-"""Colorizing photos at full resolution with a trained model (the net sees INPUT.SIZE, the output keeps the photo's
+"""The Colorizer: colorizing photos at full resolution with a trained model (the net sees INPUT.SIZE, the output keeps the photo's
 size), with user hints; the colors a model suggests at a point."""
 import logging
 from dataclasses import dataclass
@@ -14,6 +14,7 @@ from ..deploy import export_onnx, is_onnx_path, load_onnx_model
 from ..deploy.onnx_runtime import check_cpu, require_runtime
 from ..errors import UserError
 from ..modeling.heads import resize_to
+from ..modeling.registry import models_taking_hints
 from ..utils.allocator import keep_freed_memory
 from ..utils.env import resolve_amp_dtype, resolve_device, resolve_memory_format
 
@@ -132,7 +133,7 @@ class Colorizer:
         the pixels of a width x height photo; and the hint points on the grid."""
         if hints and not self.takes_hints:
             raise UserError(f"this model ({self.cfg.MODEL.ARCH}) takes no hints; train one with MODEL.HINTS True "
-                            f"or use siggraph17")
+                            f"(models that can take hints: {', '.join(models_taking_hints())})")
         size = self.cfg.INPUT.SIZE
         points = []
         if self.takes_hints:
@@ -192,7 +193,10 @@ class Colorizer:
 
     @staticmethod
     def to_rgb(lab, saturation=1.0, brightness=1.0):
-        """LAB -> HxWx3 uint8 RGB with the mood knobs: saturation scales a and b, brightness scales L."""
+        """LAB -> HxWx3 uint8 RGB with the mood knobs: saturation scales a and b, brightness scales L. `lab` is left as
+        it is (a prepared photo is colored again with other knobs)."""
+        if saturation != 1.0 or brightness != 1.0:
+            lab = lab.copy()
         if saturation != 1.0:
             lab[:, :, 1:] *= saturation
         if brightness != 1.0:
