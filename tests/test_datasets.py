@@ -18,8 +18,8 @@ from conftest import REPO
 DATA = os.path.join(REPO, "datasets")
 # zip -> its attribution file
 SETS = {"sample_photos.zip": "ATTRIBUTION.md", "more_photos.zip": "MORE_ATTRIBUTION.md",
-        "everyday_photos.zip": "EVERYDAY_ATTRIBUTION.md"}
-TRAINING_ZIPS = ("sample_photos.zip", "more_photos.zip")
+        "extra_photos.zip": "EXTRA_ATTRIBUTION.md", "everyday_photos.zip": "EVERYDAY_ATTRIBUTION.md"}
+TRAINING_ZIPS = ("sample_photos.zip", "more_photos.zip", "extra_photos.zip")
 EVALUATION_ZIP = "everyday_photos.zip"
 # Thumbnail correlation above which two photos count as the same picture. The same photo re-encoded or resized
 # scores above 0.99; the closest distinct pictures in these sets (two hazy hill sides) about 0.92.
@@ -62,7 +62,8 @@ def _package(file_name):
 
 def test_new_catalog_names_resolve_to_their_zips():
     expected = {"more_train": ("more_photos.zip", "train"), "more_val": ("more_photos.zip", "val"),
-                "more_all": ("more_photos.zip", "all"), "everyday_test": ("everyday_photos.zip", "all")}
+                "more_all": ("more_photos.zip", "all"), "extra_train": ("extra_photos.zip", "train"),
+                "extra_val": ("extra_photos.zip", "val"), "everyday_test": ("everyday_photos.zip", "all")}
     for name, (zip_name, split) in expected.items():
         spec = resolve_dataset(name)
         assert spec.source == os.path.join(DATA, zip_name) and os.path.isfile(spec.source)
@@ -117,7 +118,11 @@ def test_no_picture_in_two_sets(thumbnails):
     everyday = thumbnails[EVALUATION_ZIP]
     for zip_name in TRAINING_ZIPS:
         assert not _same_pictures(everyday, thumbnails[zip_name]), zip_name
-    assert not _same_pictures(thumbnails["more_photos.zip"], thumbnails["sample_photos.zip"])
+    for i, zip_name in enumerate(TRAINING_ZIPS):
+        for other in TRAINING_ZIPS[i + 1:]:
+            assert not _same_pictures(thumbnails[zip_name], thumbnails[other]), (zip_name, other)
+    extra = thumbnails["extra_photos.zip"]
+    assert {(a, b) for a, b in _same_pictures(extra, extra) if a != b} == set()  # no near-duplicates within it
 
 
 def test_the_picture_check_finds_a_copy_resized_and_reencoded(members, thumbnails):

@@ -104,12 +104,13 @@ def test_forward_backward_reaches_every_parameter(hints):
     assert build_model(_cfg("MODEL.HEAD", "classification"))(torch.randn(2, 1, 64, 64)).shape[-2:] == (16, 16)
 
 
-def test_hint_branch_starts_at_zero():
+@pytest.mark.parametrize("arch", ["resnet34_unet", "efficientnet_lite0_unet"])
+def test_hint_branch_starts_at_zero(arch):
     """A hint model first predicts exactly what the model without hints would: the pretrained encoder is not
-    disturbed until the hint branch has learnt something."""
+    disturbed until the hint branch has learnt something (the ResNet and the EfficientNet U-Nets)."""
     torch.manual_seed(0)
-    plain = build_model(_cfg()).eval()
-    hinted = build_model(_cfg("MODEL.HINTS", "True")).eval()
+    plain = build_model(_cfg("MODEL.ARCH", arch)).eval()
+    hinted = build_model(_cfg("MODEL.ARCH", arch, "MODEL.HINTS", "True")).eval()
     hinted.load_state_dict(plain.state_dict(), strict=False)
     x = torch.randn(1, 1, 64, 64)
     hints = torch.cat([torch.randn(1, 2, 64, 64), torch.ones(1, 1, 64, 64)], dim=1)

@@ -12,6 +12,7 @@ from ..errors import UserError
 from ..modeling.registry import get_model_entry
 from .download import fetch_weights
 from .io import load_checkpoint
+from .packaged import packaged_weights_path
 
 logger = logging.getLogger(__name__)
 
@@ -38,14 +39,16 @@ def resolve_weights(spec, arch: str, *, sha256: str | None = None, progress: boo
 
 def resolve_published(spec, published: dict, *, sha256: str | None = None, progress: bool = True,
                       what: str = "weights") -> dict:
-    """State dict for ``spec``: a name in ``published`` (name -> PublishedWeights), an http(s) URL, or a local
-    file; ``what`` names the setting in errors (e.g. "LOSS.PERCEPTUAL_WEIGHTS")."""
+    """State dict for ``spec``: a name in ``published`` (name -> PublishedWeights: downloaded, or from the
+    installed package that ships it), an http(s) URL, or a local file; ``what`` names the setting in errors (e.g. "LOSS.PERCEPTUAL_WEIGHTS")."""
     spec = os.fspath(spec).strip() if spec is not None else ""
     if not spec:
         raise UserError(f"empty {what}: give {' or '.join(repr(n) for n in published) or 'a name'}, an http(s) "
                         f"URL or a path to a .pth file")
     if spec.lower() in published:
         entry = published[spec.lower()]
+        if entry.package:
+            return load_state_dict_file(packaged_weights_path(entry, spec))
         url, sha256 = entry.url, entry.sha256 or None
     elif is_url(spec):
         url = spec

@@ -15,6 +15,7 @@ import os
 from ..engine.compare import compare_checkpoints, display_names, write_comparison
 from ..engine.protocol import evaluate_protocols, protocol_names, write_report
 from ..errors import UserError
+from ..modeling.efficientnet_lite import LITE_WEIGHTS
 from ..utils.io import check_output_path
 from .common import CommandParser, add_backend_argument, exit_2_on_user_error
 
@@ -55,6 +56,10 @@ def parse_args(argv=None):
                    help="the Inception weights of FID: pytorch_fid (pytorch-fid's file; default of --fid), "
                         "torchvision_1a9a5a14 (torchvision's earlier file, the published tables' FID; default of "
                         "--protocol), a URL or a .pth path; none: --protocol without FID")
+    p.add_argument("--feature_distance", choices=sorted(LITE_WEIGHTS), default=None, metavar="NETWORK",
+                   help="also report a feature distance: FID's Frechet distance on this EfficientNet-Lite's ImageNet "
+                        "features (efficientnet_lite0, _lite1 or _lite2; weights from the extra .[pretrained], no "
+                        "download). Offline, and NOT comparable with published FID")
     protocol = p.add_argument_group("--protocol options")
     protocol.add_argument("--limit", type=int, default=0, metavar="N",
                           help="only the first N photos of each data set (a quick check or a timing; the report marks "
@@ -79,12 +84,16 @@ def main(argv=None):
     if args.sheet_tile is not None and not 32 <= args.sheet_tile <= 1024:
         raise UserError(f"--sheet_tile must be 32 to 1024 pixels, got {args.sheet_tile}")
     if args.protocol:
+        if args.feature_distance:
+            raise UserError("--feature_distance goes with --dataset, not --protocol (the protocol's table reports FID "
+                            "as the papers do)")
         return _run_protocol(args)
     args.output = args.output or DEFAULT_OUTPUT
     check_output_path(args.output, "--output", folder=True)
     comparison = compare_checkpoints(args.model_to_load, args.dataset, args.config_file or None, args.device,
                                      args.num_images, backend=args.backend,
-                                     fid_weights=(args.fid_weights or "pytorch_fid") if args.fid else None)
+                                     fid_weights=(args.fid_weights or "pytorch_fid") if args.fid else None,
+                                     feature_network=args.feature_distance)
     paths = write_comparison(comparison, args.output, args.sheet_columns, args.sheet_tile, args.sheet_format)
     print(comparison.markdown())
     for path in paths:

@@ -161,8 +161,13 @@ _C.LOSS.CLASSIFICATION_WEIGHT = Float(1.0, ge=0)
 # Perceptual distance: L1 between VGG16-BN features (conv1_1 ... conv5_1, weights 1/16 ... 1, as DDColor) of the
 # predicted and the target RGB image; the VGG is frozen and in eval mode.
 _C.LOSS.PERCEPTUAL_WEIGHT = Float(0.0, ge=0)
-# The VGG16-BN weights of the perceptual term: "imagenet" (torchvision's file, downloaded once, SHA-256 checked), a
-# URL or a local .pth path in torchvision's layout.
+# The feature network of the perceptual term: "vgg16_bn" (the recipe's), or an EfficientNet-Lite
+# ("efficientnet_lite0" .. "efficientnet_lite2": features at strides 2 .. 32, weighted 1/16 .. 1), whose ImageNet
+# weights come with the extra .[pretrained] and need no download.
+_C.LOSS.PERCEPTUAL_NETWORK = Choice("vgg16_bn", among=("vgg16_bn", "efficientnet_lite0", "efficientnet_lite1",
+                                                        "efficientnet_lite2"))
+# The weights of that network: "imagenet" (VGG16-BN: torchvision's file, downloaded once, SHA-256 checked;
+# EfficientNet-Lite: the installed package's file, SHA-256 checked), a URL or a local .pth path in its layout.
 _C.LOSS.PERCEPTUAL_WEIGHTS = Text("imagenet", nonempty=True)
 # Adversarial term of the model (the generator); a discriminator (DISCRIMINATOR.*) learns beside it.
 _C.LOSS.GAN_WEIGHT = Float(0.0, ge=0)

@@ -25,6 +25,10 @@ DATASETS = {
     "more_train": {"source": "more_photos.zip", "split": "train"},
     "more_val": {"source": "more_photos.zip", "split": "val"},
     "more_all": {"source": "more_photos.zip", "split": "all"},
+    # Extra training photos, many of people (datasets/EXTRA_ATTRIBUTION.md); the same hash split.
+    "extra_train": {"source": "extra_photos.zip", "split": "train"},
+    "extra_val": {"source": "extra_photos.zip", "split": "val"},
+    "extra_all": {"source": "extra_photos.zip", "split": "all"},
     # Everyday photos (people, indoor, food, vehicles, animals, objects) from packages that give no training photo
     # (datasets/EVERYDAY_ATTRIBUTION.md): for evaluation only, never for training or choosing settings.
     "everyday_test": {"source": "everyday_photos.zip", "split": "all"},

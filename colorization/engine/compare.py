@@ -15,7 +15,8 @@ from ..errors import UserError
 from ..utils.plots import plot_psnr_by_hints, psnr_by_hints
 from ..utils.visualize import header_row, hstack, mark_hints, vstack, write_rgb
 from .evaluator import display_hint_count, evaluate, hint_key
-from .fid import FID_RELIABLE_IMAGES, FIDAccumulator, build_fid_network
+from .fid import (FID_RELIABLE_IMAGES, LITE_FEATURES, FIDAccumulator, build_feature_distance_network,
+                  build_fid_network)
 from .colorizer import Colorizer
 
 logger = logging.getLogger(__name__)
@@ -33,6 +34,8 @@ TABLE_COLUMNS = (
     ("AuC ↑", "auc", "{:.4f}"),
 )
 FID_COLUMN = ("FID ↓", "fid", "{:.2f}")  # with --fid
+# with --feature_distance: named so that nobody reads it as FID
+FEATURE_DISTANCE_COLUMN = ("feature distance (not FID) ↓", "feature_distance", "{:.2f}")
 
 
 @dataclass
@@ -74,10 +77,11 @@ class Comparison:
     split: str
     models: list
     baselines: list  # one per data set (INPUT.SIZE, INPUT.COLOR_SPACE), in the order first needed
+    feature_network: str = ""  # the EfficientNet-Lite of the feature distance, "" without it
 
     def to_json(self):
         return {"dataset": self.dataset, "source": self.source, "split": self.split,
-                "num_images": self.models[0].num_images,
+                "num_images": self.models[0].num_images, "feature_network": self.feature_network or None,
                 "models": [m.to_json() for m in self.models],
                 "baselines": [b.to_json() for b in self.baselines]}
 
@@ -95,7 +99,8 @@ class Comparison:
     def markdown(self):
         sizes = sorted({m.input_size for m in self.models})
         size_column = len(sizes) > 1  # then each model must be read against the baseline of its own size
-        columns = TABLE_COLUMNS + ((FID_COLUMN,) if "fid" in self.models[0].metrics else ())
+        columns = TABLE_COLUMNS + tuple(c for c in (FID_COLUMN, FEATURE_DISTANCE_COLUMN)
+                                        if c[1] in self.models[0].metrics)
         header = ["model"] + (["px"] if size_column else []) + [c[0] for c in columns]
         lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
         for entry in self.models + self.table_baselines():
@@ -112,6 +117,10 @@ class Comparison:
             intro += (f" FID: pytorch-fid's Inception weights, predictions against the targets of these {n} images"
                       + (f"; below {FID_RELIABLE_IMAGES} images FID is biased upwards: compare it only between rows "
                          f"of this table" if n < FID_RELIABLE_IMAGES else "") + ".")
+        if "feature_distance" in self.models[0].metrics:
+            intro += (f" Feature distance: the Frechet distance of FID on {self.feature_network}'s 1280-d ImageNet "
+                      f"features (the installed package's weights), predictions against the targets; not comparable "
+                      f"with any published FID, only between rows of this table.")
         return intro + "\n\n" + "\n".join(lines) + "\n"
 
     def contact_sheet(self, gap=4, blocks=1, tile=None):
@@ -185,10 +194,11 @@ def _split_baseline(summary):
 
 
 def compare_checkpoints(checkpoints, dataset, config_file=None, device="auto", num_images=8, progress=True,
-                        backend="auto", fid_weights=None):
+                        backend="auto", fid_weights=None, feature_network=None):
     """Evaluate every checkpoint (or exported .onnx) on `dataset` (catalog name, folder or .zip) through `backend`
     (see Colorizer.from_checkpoint); returns a Comparison. fid_weights: the Inception weights (see
-    TEST.FID_WEIGHTS) to add FID, or None."""
+    TEST.FID_WEIGHTS) to add FID, or None; feature_network: an EfficientNet-Lite ("efficientnet_lite0" ..) to add the
+    feature distance, or None."""
     if not checkpoints:
         raise UserError("give at least one checkpoint")
     spec = resolve_dataset(dataset)  # an unknown name fails before any model is loaded
@@ -196,6 +206,7 @@ def compare_checkpoints(checkpoints, dataset, config_file=None, device="auto", n
     colorizers = [Colorizer.from_checkpoint(p, config_file, device, backend) for p in checkpoints]
     data_cfgs, datasets, baselines, models = {}, {}, {}, []
     fid_network = build_fid_network(fid_weights, colorizers[0].device) if fid_weights else None
+    lite = build_feature_distance_network(feature_network, colorizers[0].device) if feature_network else None
     for name, path, colorizer in zip(names, checkpoints, colorizers):
         key = (colorizer.cfg.INPUT.SIZE, colorizer.cfg.INPUT.COLOR_SPACE)
         if key not in datasets:
@@ -207,10 +218,12 @@ def compare_checkpoints(checkpoints, dataset, config_file=None, device="auto", n
         loader = build_data_loader(data_cfgs[key], datasets[key], train=False, device_type=colorizer.device.type)
         batches = tqdm(loader, desc=name, unit="batch", dynamic_ncols=True, disable=not progress)
         fid = FIDAccumulator(fid_network.to(colorizer.device), colorizer.device) if fid_network else None
+        distance = FIDAccumulator(lite.to(colorizer.device), colorizer.device, "feature_distance",
+                                  LITE_FEATURES) if lite else None
         try:
             summary, kept = evaluate(colorizer.model, batches, key[1], colorizer.device, keep_images=num_images,
                                      hint_counts=colorizer.cfg.TEST.HINT_COUNTS,
-                                     with_baseline=key not in baselines, fid=fid)
+                                     with_baseline=key not in baselines, fid=fid, feature_distance=distance)
         finally:
             close_data_loader(loader)
         metrics, baseline = _split_baseline(summary)
@@ -220,7 +233,7 @@ def compare_checkpoints(checkpoints, dataset, config_file=None, device="auto", n
         models.append(Entry(name, key[0], key[1], count, metrics, checkpoint=path, kept=kept,
                             hints_shown=display_hint_count(colorizer.cfg.TEST.HINT_COUNTS)))
         logger.info("%s: PSNR %.2f dB, L1 ab %.2f on %d images", name, metrics["psnr"], metrics["l1_ab"], count)
-    return Comparison(dataset, spec.source, spec.split, models, list(baselines.values()))
+    return Comparison(dataset, spec.source, spec.split, models, list(baselines.values()), feature_network or "")
 
 
 def write_comparison(comparison, output_dir, sheet_blocks=1, sheet_tile=None, sheet_format="png"):

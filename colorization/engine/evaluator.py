@@ -68,19 +68,21 @@ def _predict(model, inputs, device, amp_dtype):
 
 @torch.no_grad()
 def evaluate(model, loader, color_space, device, keep_images=0, amp_dtype=None, with_baseline=True,
-             hint_counts=(0,), fid=None):
+             hint_counts=(0,), fid=None, feature_distance=None):
     """Returns (summary, kept): summary maps "l1", "psnr", ... and "baseline_l1", ... to means over the data set
     (reduced across processes); kept holds up to keep_images dicts name / gray / target / prediction (RGB uint8).
     with_baseline=False leaves the "baseline_" entries out: several models on one data set need them once.
 
     A hint model (model.in_channels > 1) is evaluated at each of hint_counts hints per image ("hints5_psnr", ...;
     0 gives the plain names); its kept images add "hinted" (prediction at display_hint_count) and "hint_points".
-    fid: an engine.fid.FIDAccumulator to add "fid" (and "baseline_fid") and "fid_images" to the summary."""
+    fid: an engine.fid.FIDAccumulator to add "fid" (and "baseline_fid") and "fid_images" to the summary;
+    feature_distance: one on EfficientNet-Lite (key "feature_distance") to add its scores the same way."""
     was_training = model.training
     model.eval()
     counts = sorted(set(hint_counts) | {0}) if model.in_channels > 1 else [0]
     shown = display_hint_count(counts)
     acc = metrics.MetricAccumulator()
+    distances = [d for d in (fid, feature_distance) if d is not None]
     kept = []
     for batch in loader:
         inputs, targets = batch["input"], batch["target"]
@@ -96,8 +98,9 @@ def evaluate(model, loader, color_space, device, keep_images=0, amp_dtype=None, 
             pred = _predict(model, net_input, device, amp_dtype)
             pred_rgb, pred_ab = decode_batch(inputs, pred, color_space)
             _record(acc, hint_key(count, ""), pred, targets, pred_rgb, pred_ab, target_rgb, target_ab)
-            if fid is not None and count == 0:
-                fid.add("model", pred_rgb)
+            for distance in distances:
+                if count == 0:
+                    distance.add("model", pred_rgb)
             for i, item in enumerate(new):
                 if count == 0:
                     item["prediction"] = pred_rgb[i].permute(1, 2, 0).numpy()
@@ -107,16 +110,17 @@ def evaluate(model, loader, color_space, device, keep_images=0, amp_dtype=None, 
             base = no_color_batch(inputs, color_space)
             base_rgb, base_ab = decode_batch(inputs, base, color_space)
             _record(acc, "baseline_", base, targets, base_rgb, base_ab, target_rgb, target_ab)
-            if fid is not None:
-                fid.add("baseline", base_rgb)
-        if fid is not None:
-            fid.add("target", target_rgb)
+            for distance in distances:
+                distance.add("baseline", base_rgb)
+        for distance in distances:
+            distance.add("target", target_rgb)
         kept.extend(new)
     acc.all_reduce()
     summary = _with_colorfulness_gaps(acc.summary())
-    if fid is not None:
-        scores, summary["fid_images"] = fid.compute(("model", "baseline") if with_baseline else ("model",))
-        summary.update({("fid" if name == "model" else "baseline_fid"): v for name, v in scores.items()})
+    for distance in distances:
+        key = distance.key
+        scores, summary[f"{key}_images"] = distance.compute(("model", "baseline") if with_baseline else ("model",))
+        summary.update({(key if name == "model" else f"baseline_{key}"): v for name, v in scores.items()})
     model.train(was_training)
     return summary, kept
 

@@ -1,9 +1,10 @@
 """The built-in loss terms, registered by name: the head's L1 / L2 / classification, the perceptual distance on a
-frozen VGG16-BN, DDColor's colorfulness and the adversarial term. Importing this module registers them, and the
-loss checks a config must pass to train (the registry's check_loss_config)."""
+frozen VGG16-BN (or EfficientNet-Lite), DDColor's colorfulness and the adversarial term. Importing this module
+registers them, and the loss checks a config must pass to train (the registry's check_loss_config)."""
 from ..checkpoint import load_published_network
 from ..config import register_check
 from ..errors import UserError
+from ..modeling.efficientnet_lite import LITE_PERCEPTUAL_LAYERS, LITE_UNUSED, LITE_WEIGHTS, LiteFeatureNet
 from ..modeling.losses import PerceptualLoss, colorfulness_loss, generator_loss
 from ..modeling.vgg import VGG16_BN_UNUSED, VGG16_BN_WEIGHTS, VGG16BNFeatures
 from .loss_registry import check_loss_config, register_head_loss, register_loss
@@ -17,10 +18,15 @@ register_head_loss("classification", "LOSS.CLASSIFICATION_WEIGHT", head="classif
 
 
 def build_perceptual_loss(cfg, device):
-    """The perceptual term with VGG16-BN's weights from LOSS.PERCEPTUAL_WEIGHTS (downloaded once, hash-checked)."""
-    vgg = load_published_network(VGG16BNFeatures(), cfg.LOSS.PERCEPTUAL_WEIGHTS, VGG16_BN_WEIGHTS, VGG16_BN_UNUSED,
-                                 what="LOSS.PERCEPTUAL_WEIGHTS")
-    return PerceptualLoss(vgg).to(device)
+    """The perceptual term on LOSS.PERCEPTUAL_NETWORK with the weights LOSS.PERCEPTUAL_WEIGHTS names (hash-checked)."""
+    name, spec = cfg.LOSS.PERCEPTUAL_NETWORK, cfg.LOSS.PERCEPTUAL_WEIGHTS
+    if name == "vgg16_bn":
+        vgg = load_published_network(VGG16BNFeatures(), spec, VGG16_BN_WEIGHTS, VGG16_BN_UNUSED,
+                                     what="LOSS.PERCEPTUAL_WEIGHTS")
+        return PerceptualLoss(vgg).to(device)
+    lite = load_published_network(LiteFeatureNet(name), spec, LITE_WEIGHTS[name], LITE_UNUSED,
+                                  what="LOSS.PERCEPTUAL_WEIGHTS")
+    return PerceptualLoss(lite, LITE_PERCEPTUAL_LAYERS).to(device)
 
 
 @register_loss("perceptual", "LOSS.PERCEPTUAL_WEIGHT", needs=("rgb", "frozen_network"), build=build_perceptual_loss,

@@ -13,7 +13,8 @@ _SQRT_EPS = 1e-6
 
 
 class PerceptualLoss(nn.Module):
-    """sum over PERCEPTUAL_LAYERS of weight x mean |f(pred) - f(target)| with a frozen VGG16BNFeatures f. The VGG
+    """sum over `layers` (default PERCEPTUAL_LAYERS) of weight x mean |f(pred) - f(target)| with a frozen feature
+    network f(rgb, names) (VGG16BNFeatures, or EfficientNet-Lite's LiteFeatureNet with its LITE_PERCEPTUAL_LAYERS). f
     stays in eval mode whatever train() says: its BatchNorm uses the ImageNet statistics it was trained with."""
 
     def __init__(self, vgg, layers=None):

@@ -22,13 +22,18 @@ class PublishedWeights:
     ("official": the network's own module names, without this framework's "net." / "head." prefixes). module: the
     submodule of the network the file fills ("" the whole network; None: the entry's pretrained_module); with module
     set, unused: key prefixes of the file the submodule has no use for, optional: key prefixes of the submodule the
-    file lacks (they keep their initial values)."""
+    file lacks (they keep their initial values). A file that a Python package ships instead of a URL: `package` (the
+    importable name), `package_file` (its path inside the package) and `extra` (the extra of setup.py that installs
+    the package)."""
     url: str
     sha256: str
     layout: str = "official"
     module: Optional[str] = None
     unused: Tuple[str, ...] = ()
     optional: Tuple[str, ...] = ()
+    package: str = ""
+    package_file: str = ""
+    extra: str = ""
 
 
 @dataclass(frozen=True)

@@ -70,25 +70,20 @@ class UpBlock(nn.Module):
         return x if self.attention is None else self.attention(x)
 
 
-class ResNetUNet(nn.Module):
-    """L (and hint channels) -> the target channels at full resolution, or Q logits at 1/4 (out_stride 4, for the
-    classification head). `encoder` is the part MODEL.PRETRAINED's ImageNet weights fill."""
+class EncoderUNet(nn.Module):
+    """The decoder the U-Nets on a pretrained encoder share: a middle block at 1/32, up-blocks joining the encoder's
+    skips at 1/16, 1/8 (with self-attention), 1/4 and 1/2, PixelShuffle to full resolution and a last connection to
+    the gray input; or Q logits at 1/4 (out_stride 4, for the classification head). A subclass sets `encoder` (the part
+    MODEL.PRETRAINED's ImageNet weights fill) and `hint_conv`, calls build_decoder, and implements encode(x) ->
+    (features at strides 2, 4, 8, 16, 32; the gray image of the last connection)."""
 
-    def __init__(self, out_channels, backbone="resnet34", out_stride=1, in_channels=1):
-        super().__init__()
+    def build_decoder(self, channels, middle, middle_width, widths, out_channels, out_stride):
         if out_stride not in (1, 4):
             raise ValueError(f"out_stride must be 1 or 4, got {out_stride}")
         self.out_stride = out_stride
-        self.encoder = ResNetEncoder(backbone)
-        self.hint_conv = None
-        if in_channels > 1:
-            # Zero at first: a pretrained encoder starts out seeing exactly the photo it was trained on.
-            self.hint_conv = nn.Conv2d(in_channels - 1, 64, 7, 2, 3, bias=False)
-            nn.init.zeros_(self.hint_conv.weight)
-        c = self.encoder.channels
-        self.middle = nn.Sequential(nn.BatchNorm2d(c[4]), nn.ReLU(inplace=True), conv_bn_relu(c[4], _MIDDLE))
-        w = _WIDTHS
-        self.up4 = UpBlock(_MIDDLE, c[3], w[0])  # 1/16
+        c, w = channels, widths
+        self.middle = middle
+        self.up4 = UpBlock(middle_width, c[3], w[0])  # 1/16
         self.up3 = UpBlock(w[0], c[2], w[1], attention=True)  # 1/8
         self.up2 = UpBlock(w[1], c[1], w[2])  # 1/4
         if out_stride == 1:
@@ -98,9 +93,7 @@ class ResNetUNet(nn.Module):
         self.out = nn.Conv2d(w[4] if out_stride == 1 else w[2], out_channels, 1)
 
     def forward(self, x):
-        gray = imagenet_normalize(gray_rgb_tensor(x))
-        hints = self.hint_conv(x[:, 1:]) if self.hint_conv is not None else None
-        f = self.encoder(gray, stem_extra=hints)
+        f, gray = self.encode(x)
         d = self.up4(self.middle(f[4]), f[3])
         d = self.up2(self.up3(d, f[2]), f[1])
         if self.out_stride == 1:
@@ -112,6 +105,27 @@ class ResNetUNet(nn.Module):
 
     # The classification head asks for logits; here they are the plain output (built with Q channels).
     forward_logits = forward
+
+
+class ResNetUNet(EncoderUNet):
+    """L (and hint channels) -> the target channels, on a ResNet-34 or ResNet-50 encoder (EncoderUNet's decoder)."""
+
+    def __init__(self, out_channels, backbone="resnet34", out_stride=1, in_channels=1):
+        super().__init__()
+        self.encoder = ResNetEncoder(backbone)
+        self.hint_conv = None
+        if in_channels > 1:
+            # Zero at first: a pretrained encoder starts out seeing exactly the photo it was trained on.
+            self.hint_conv = nn.Conv2d(in_channels - 1, 64, 7, 2, 3, bias=False)
+            nn.init.zeros_(self.hint_conv.weight)
+        c = self.encoder.channels
+        middle = nn.Sequential(nn.BatchNorm2d(c[4]), nn.ReLU(inplace=True), conv_bn_relu(c[4], _MIDDLE))
+        self.build_decoder(c, middle, _MIDDLE, _WIDTHS, out_channels, out_stride)
+
+    def encode(self, x):
+        gray = imagenet_normalize(gray_rgb_tensor(x))
+        hints = self.hint_conv(x[:, 1:]) if self.hint_conv is not None else None
+        return self.encoder(gray, stem_extra=hints), gray
 
 
 def _builder(backbone):

@@ -1,0 +1,53 @@
+"""The EfficientNet-Lite U-Nets: forward and backward reach every parameter (with and without hints), and the quick
+config trains on real photos from the packaged ImageNet weights, the encoder held still in its first epoch and
+fine-tuned in the second (the hint branch's zero start: tests/test_resnet_unet.py)."""
+import pytest
+import torch
+
+from colorization.checkpoint.io import load_checkpoint
+from colorization.checkpoint.weights import resolve_published
+from colorization.config import load_cfg
+from colorization.engine.trainer import Trainer
+from colorization.modeling import build_model
+from colorization.modeling.efficientnet_lite import LITE_WEIGHTS
+
+from conftest import REPO
+
+QUICK = f"{REPO}/configs/quick/effnet_unet_quick.yaml"
+
+
+def _cfg(*opts):
+    return load_cfg(None, ["MODEL.ARCH", "efficientnet_lite0_unet", "INPUT.SIZE", "64", *opts])
+
+
+@pytest.mark.parametrize("hints", [False, True])
+def test_forward_backward_reaches_every_parameter(hints):
+    torch.manual_seed(0)
+    model = build_model(_cfg("MODEL.HINTS", str(hints))).train()
+    model.net.up3.attention.gamma.data.fill_(0.5)  # it starts at 0, which would leave its projections untrained
+    if hints:
+        model.net.hint_conv.weight.data.normal_(0, 0.1)  # zero at first, which would stop the gradient at the stem
+    raw = model(torch.randn(2, 4 if hints else 1, 64, 64))
+    assert raw.shape == (2, 2, 64, 64)
+    model.loss(raw, torch.rand(2, 2, 64, 64) - 0.5).backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0, name
+    assert build_model(_cfg("MODEL.HEAD", "classification"))(torch.randn(2, 1, 64, 64)).shape[-2:] == (16, 16)
+
+
+def test_quick_config_trains_from_the_packaged_weights(photo_dir, tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for p in sorted(photo_dir.iterdir())[:4]:
+        (photos / p.name).write_bytes(p.read_bytes())
+    out = tmp_path / "run"
+    Trainer(load_cfg(QUICK, ["DATASETS.TRAIN", f"('{photos}',)", "DATASETS.TEST", f"('{photos}',)",
+                             "OUTPUT_DIR", str(out), "PREDICTIONS_DIR", str(out / "preds"),
+                             "MODEL.DEVICE", "cpu"])).train()
+    published = resolve_published("imagenet", LITE_WEIGHTS["efficientnet_lite0"])
+    first = load_checkpoint(str(out / "model_epoch_0001.pth"))["model"]
+    held = [k for k in first if k.startswith("net.encoder.") and "running" not in k and "num_batches" not in k]
+    assert held and all(torch.equal(first[k], published[k[len("net.encoder."):]]) for k in held)
+    final = load_checkpoint(str(out / "model_final.pth"))["model"]
+    assert not torch.equal(final["net.encoder._conv_stem.weight"], published["_conv_stem.weight"])
+    assert not torch.equal(final["net.out.weight"], first["net.out.weight"])
