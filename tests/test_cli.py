@@ -35,6 +35,7 @@ COMMANDS = {
     "colorization-figures": "make_figures",
     "colorization-video": "video",
     "colorization-serve": "serve",
+    "colorization-pack": "pack",
 }
 # tools/ scripts whose name differs from their cli module
 TOOL_NAMES = {"video": "colorize_video"}
