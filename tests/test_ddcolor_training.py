@@ -2,12 +2,14 @@
 VGG16-BN served from loopback), resuming bit for bit after a stop in the adversarial phase, and the hint variant."""
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 import torch
 
 from colorization.checkpoint import load_checkpoint
-from colorization.config import load_cfg
+from colorization.config import cfg_from_yaml_string, load_cfg
 from colorization.engine.hooks import default_hooks
 from colorization.engine.trainer import Trainer
 from conftest import REPO
@@ -78,3 +80,27 @@ def test_hint_variant_trains_and_uses_its_hints(four_photos, tmp_path):
     Trainer(cfg).train()
     weight = load_checkpoint(str(out / "model_final.pth"))["model"]["net.hint_conv.weight"]
     assert weight.abs().sum() > 0  # the zero-initialised branch learnt from the simulated hints
+
+
+@pytest.mark.multiprocess
+@pytest.mark.slow
+def test_two_gloo_processes_train_it_in_bf16(four_photos, tmp_path):
+    """As a multi-GPU user runs it: torchrun, DDP around DDColor and its discriminator, SyncBatchNorm in the decoder,
+    bf16 autocast."""
+    out = tmp_path / "two"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           os.path.join(REPO, "tools", "train.py"), "--config-file", DDCOLOR_QUICK,
+           *_opts(four_photos, out, "MODEL.SYNC_BN", "True", "SOLVER.AMP", "bf16", "LOSS.PERCEPTUAL_WEIGHT", "0",
+                  "TEST.NUM_TRIPLETS", "0")]
+    proc = subprocess.run(cmd, cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    first, second = _records(out)
+    for key in ("train_l1", "train_colorfulness", "train_gan", "train_d_real", "train_d_fake"):
+        assert torch.isfinite(torch.tensor(second[key])), key
+    assert second["train_l1"] < first["train_l1"] * 2  # finite and not diverging in bf16
+    final = load_checkpoint(str(out / "model_final.pth"))
+    assert not any(k.startswith("module.") for k in final["model"])  # saved unwrapped
+    assert cfg_from_yaml_string(final["cfg"]).SOLVER.AMP == "bf16"
+    assert {v.dtype for v in final["model"].values() if v.is_floating_point()} == {torch.float32}  # autocast only
+    assert final["discriminator"]["scheduler"]["last_epoch"] == 2  # 4 photos, 2 per step: 2 adversarial steps

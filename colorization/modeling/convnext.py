@@ -79,7 +79,9 @@ class ConvNeXt(nn.Module):
                                     for depth, dim in zip(depths, dims))
         for i, dim in enumerate(dims):
             self.add_module(f"norm{i}", ChannelsFirstLayerNorm(dim))
-        self.norm = nn.LayerNorm(dims[-1], eps=_EPS)  # the classifier's; unused here, kept for the file layout
+        # The classifier's final norm: unused here, kept for the file layout. Not trained (DDP refuses parameters
+        # that never receive a gradient).
+        self.norm = nn.LayerNorm(dims[-1], eps=_EPS).requires_grad_(False)
         self.apply(_init_weights)
 
     def forward(self, x, stem_extra=None):
