@@ -10,6 +10,11 @@ import zipfile
 
 import pytest
 
+# Under pytest-xdist (pytest.ini runs two workers) each worker and the tools it starts compute on one thread: two
+# workers on two cores, not four threads taking turns on them.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE_ZIP = os.path.join(REPO, "datasets", "sample_photos.zip")
 

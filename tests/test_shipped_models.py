@@ -24,6 +24,21 @@ def card_metric(model_file, row):
     return float(match.group(1)), float(match.group(2))
 
 
+@pytest.fixture(scope="module")
+def landscape_val():
+    """model file -> (its metrics, no color's) on landscape_val, each model evaluated once for the module (a hint
+    model at every hint count of TEST.HINT_COUNTS)."""
+    measured = {}
+
+    def get(model_file):
+        if model_file not in measured:
+            comparison = compare_checkpoints([os.path.join(MODELS_DIR, model_file)], "landscape_val", device="cpu",
+                                             num_images=0, progress=False)
+            measured[model_file] = comparison.models[0].metrics, comparison.baselines[0].metrics
+        return measured[model_file]
+    return get
+
+
 @pytest.mark.parametrize("model_file,space", SHIPPED.items())
 def test_shipped_model_is_small_and_rebuilds_from_the_file_alone(model_file, space, photo_path):
     path = os.path.join(MODELS_DIR, model_file)
@@ -37,22 +52,18 @@ def test_shipped_model_is_small_and_rebuilds_from_the_file_alone(model_file, spa
 
 @pytest.mark.parametrize("model_file", SHIPPED)
 @pytest.mark.slow
-def test_shipped_model_reproduces_its_model_card(model_file):
-    comparison = compare_checkpoints([os.path.join(MODELS_DIR, model_file)], "landscape_val", device="cpu",
-                                     num_images=0, progress=False)
-    model, baseline = comparison.models[0].metrics, comparison.baselines[0].metrics
+def test_shipped_model_reproduces_its_model_card(model_file, landscape_val):
+    model, baseline = landscape_val(model_file)
     card_model, card_baseline = card_metric(model_file, "PSNR (dB)")
     assert abs(model["psnr"] - card_model) < 0.1
     assert abs(baseline["psnr"] - card_baseline) < 0.1
 
 
 @pytest.mark.slow
-def test_hint_model_reproduces_its_card_along_the_number_of_hints():
+def test_hint_model_reproduces_its_card_along_the_number_of_hints(landscape_val):
     """The card's table against the number of hints: PSNR at each count within 0.1 dB, and 10 hints at least
     1.5 dB above "no color"."""
-    comparison = compare_checkpoints([os.path.join(MODELS_DIR, "basic_LAB_hints.pth")], "landscape_val",
-                                     device="cpu", num_images=0, progress=False)
-    metrics, baseline = comparison.models[0].metrics, comparison.baselines[0].metrics
+    metrics, baseline = landscape_val("basic_LAB_hints.pth")
     section = open(CARD, encoding="utf-8").read().split("## basic_LAB_hints.pth", 1)[1].split("\n## ", 1)[0]
     table = section.split("Against the number of hints", 1)[1].split("\n\n", 2)[1]  # the landscape_val table
     rows = dict(re.findall(r"^\| (\d+) \| ([0-9.]+) \|", table, re.M))
