@@ -6,6 +6,8 @@ import os
 
 import cv2
 import numpy as np
+import onnx
+import onnxruntime
 import pytest
 import torch
 
@@ -93,3 +95,10 @@ def test_onnx_export_colorizes_as_pytorch(runs, photo_dir):
         torch_out = cv2.imread(str(root / "colorized" / name)).astype(int)
         onnx_out = cv2.imread(str(root / "colorized_onnx" / name)).astype(int)
         assert np.abs(torch_out - onnx_out).mean() < 1.0  # within 1 level on average
+    # One graph for any batch (no batch fixed at export), sides declared as the multiples of 32 the network needs.
+    graph = onnx.load(str(root / "q.onnx")).graph
+    batch, channels, height, width = (d.dim_param or d.dim_value for d in graph.input[0].type.tensor_type.shape.dim)
+    assert batch == "batch" and channels == 1 and height.startswith("32*") and width.startswith("32*")
+    session = onnxruntime.InferenceSession(str(root / "q.onnx"), providers=["CPUExecutionProvider"])
+    ab, = session.run(None, {graph.input[0].name: np.zeros((3, 1, 64, 96), np.float32)})
+    assert ab.shape == (3, 2, 64, 96)

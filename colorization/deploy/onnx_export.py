@@ -15,6 +15,7 @@ from ..utils.optional import require as require_optional
 from . import onnx_format as fmt
 from .graph_rewrites import with_phase_convolutions
 
+MAX_SIDE = 8192  # largest side of the exported graph's input
 INSTALL_HINT = "pip install -e \".[onnx]\" (from a checkout; or pip install onnx onnxscript onnxruntime)"
 
 
@@ -53,10 +54,11 @@ class ExportedColorizer(nn.Module):
 
 
 def _example_inputs(model, size):
-    inputs = {fmt.LIGHTNESS: torch.zeros(1, 1, size, size)}
+    # A batch of 2: with 1 the exporter may take the batch for a constant (0/1 specialisation) and fix it in the graph.
+    inputs = {fmt.LIGHTNESS: torch.zeros(2, 1, size, size)}
     if model.in_channels > 1:
-        inputs[fmt.HINT_AB] = torch.zeros(1, 2, size, size)
-        inputs[fmt.HINT_MASK] = torch.zeros(1, 1, size, size)
+        inputs[fmt.HINT_AB] = torch.zeros(2, 2, size, size)
+        inputs[fmt.HINT_MASK] = torch.zeros(2, 1, size, size)
     if model.head.kind == "classification":
         inputs[fmt.TEMPERATURE] = torch.tensor(float(model.head.temperature))
     return inputs
@@ -76,6 +78,14 @@ def _quiet_exporter():
         logger.setLevel(level)
 
 
+def _side(name, multiple):
+    """A free side of the input; for a network that needs a multiple of `multiple`, declared as such (otherwise the
+    exporter finds the constraint, refines the shapes and traces the network a second time)."""
+    if multiple == 1:
+        return torch.export.Dim(name, min=fmt.MIN_SIDE, max=MAX_SIDE)
+    return multiple * torch.export.Dim(f"{name}_{multiple}", min=-(-fmt.MIN_SIDE // multiple), max=MAX_SIDE // multiple)
+
+
 def export_onnx(model, cfg, phase_convolutions=False):
     """The onnx.ModelProto of `model` (built for `cfg`; put in eval mode on the CPU, float32): checked by
     onnx.checker, its metadata the config, color constants and bins. phase_convolutions: the stride-2 transposed
@@ -86,8 +96,7 @@ def export_onnx(model, cfg, phase_convolutions=False):
     wrapper = ExportedColorizer(with_phase_convolutions(model) if phase_convolutions else model).eval()
     inputs = _example_inputs(model, max(cfg.INPUT.SIZE, fmt.MIN_SIDE))
     batch = torch.export.Dim("batch", min=1, max=1024)
-    height = torch.export.Dim("height", min=fmt.MIN_SIDE, max=8192)
-    width = torch.export.Dim("width", min=fmt.MIN_SIDE, max=8192)
+    height, width = (_side(name, model.side_multiple) for name in ("height", "width"))
     dynamic = {name: ({0: batch, 2: height, 3: width} if name != fmt.TEMPERATURE else None) for name in inputs}
     with _quiet_exporter(), torch.no_grad():
         program = torch.onnx.export(wrapper, (), kwargs=inputs, dynamo=True, dynamic_shapes=dynamic,

@@ -22,6 +22,11 @@ class ColorizationModel(nn.Module):
         """The network's pretrained backbone (the ResNet U-Nets' "encoder"), or None."""
         return getattr(self.net, "encoder", None)
 
+    @property
+    def side_multiple(self):
+        """Each side of the input must be a multiple of this (a network's `side_multiple`, else any side)."""
+        return getattr(self.net, "side_multiple", 1)
+
     def forward(self, x):
         if self.head.kind == "classification":
             return self.net.forward_logits(x)

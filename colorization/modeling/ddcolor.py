@@ -205,6 +205,8 @@ class DDColor(nn.Module):
     """See the module docstring. hints: take the hint ab and mask through a zero-initialised 4x4 stride-4 conv added
     to the encoder's stem, so that a network loaded from a published file colorizes as before until it is trained."""
 
+    side_multiple = 32  # the encoder's coarsest stride
+
     def __init__(self, encoder="convnext-t", num_queries=100, num_scales=3, num_layers=9, decoder_width=512,
                  hidden_dim=256, hints=False):
         super().__init__()
