@@ -152,6 +152,13 @@ def test_published_name_needs_the_matching_encoder(tmp_path):
         load_cfg(None, ["MODEL.ARCH", "ddcolor", "MODEL.PRETRAINED", "ddcolor_artistic"])
 
 
+def test_decoder_sizes_that_cannot_meet_are_refused_when_the_config_loads():
+    from colorization.errors import UserError
+    with pytest.raises(UserError, match=r"MODEL.DDCOLOR.HIDDEN_DIM is 64; it must be half of "
+                                        r"MODEL.DDCOLOR.DECODER_WIDTH \(64\)"):
+        load_cfg(None, ["MODEL.ARCH", "ddcolor", "MODEL.DDCOLOR.DECODER_WIDTH", "64", "MODEL.DDCOLOR.HIDDEN_DIM", "64"])
+
+
 def test_every_published_form_loads_and_colorizes_alike(tmp_path):
     """A raw state dict (.bin / .pth / .pt), .safetensors, basicsr's {"params": ...} and {"params_ema": ...}."""
     from safetensors.torch import save_file

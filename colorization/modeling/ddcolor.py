@@ -263,6 +263,10 @@ def check_ddcolor_config(cfg):
         return
     if cfg.INPUT.SIZE % 32:
         raise UserError(f"config key INPUT.SIZE is {cfg.INPUT.SIZE}; MODEL.ARCH 'ddcolor' needs a multiple of 32")
+    d = cfg.MODEL.DDCOLOR
+    if d.HIDDEN_DIM * 2 != d.DECODER_WIDTH:  # each query's embedding meets the full-resolution features (width / 2)
+        raise UserError(f"config key MODEL.DDCOLOR.HIDDEN_DIM is {d.HIDDEN_DIM}; it must be half of "
+                        f"MODEL.DDCOLOR.DECODER_WIDTH ({d.DECODER_WIDTH}), as in DDColor (256 and 512)")
     pretrained = cfg.MODEL.PRETRAINED.strip().lower()
     needed = DDCOLOR_ENCODER_OF.get(pretrained)
     if needed and needed != cfg.MODEL.DDCOLOR.ENCODER:
