@@ -66,16 +66,19 @@ def _example_inputs(model, size):
 
 @contextlib.contextmanager
 def _quiet_exporter():
-    """The exporter's progress lines, warnings (torchvision absent, deprecations) and logs say nothing to a user."""
-    logger = logging.getLogger("torch.onnx")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+    """The exporter's progress lines, warnings (torchvision absent, deprecations) and logs (its own and its graph
+    optimizer's, e.g. "Skipping constant folding for op Split") say nothing to a user."""
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "onnxscript")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             yield
     finally:
-        logger.setLevel(level)
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 def _side(name, multiple):
