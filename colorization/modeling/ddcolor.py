@@ -261,8 +261,9 @@ def check_ddcolor_config(cfg):
     the encoder."""
     if cfg.MODEL.ARCH != "ddcolor":
         return
-    if cfg.INPUT.SIZE % 32:
-        raise UserError(f"config key INPUT.SIZE is {cfg.INPUT.SIZE}; MODEL.ARCH 'ddcolor' needs a multiple of 32")
+    if cfg.INPUT.SIZE % DDColor.side_multiple:
+        raise UserError(f"config key INPUT.SIZE is {cfg.INPUT.SIZE}; MODEL.ARCH 'ddcolor' needs a multiple of "
+                        f"{DDColor.side_multiple}")
     d = cfg.MODEL.DDCOLOR
     if d.HIDDEN_DIM * 2 != d.DECODER_WIDTH:  # each query's embedding meets the full-resolution features (width / 2)
         raise UserError(f"config key MODEL.DDCOLOR.HIDDEN_DIM is {d.HIDDEN_DIM}; it must be half of "
