@@ -28,7 +28,6 @@ from colorization.modeling.color_bins import ab_gamut_bins, load_color_prior, re
 from colorization.modeling.zhang import ECCV16Net, SIGGRAPH17Net
 from conftest import REPO, run_tool
 
-torch.set_num_threads(2)
 
 CONFIGS = os.path.join(REPO, "configs")
 LARGER_NET = os.path.join(CONFIGS, "larger_net.yaml")

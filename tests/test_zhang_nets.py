@@ -9,7 +9,6 @@ from colorization.modeling.color_bins import annealed_mean
 from colorization.checkpoint import load_official_state_dict, resolve_weights
 from colorization.modeling.zhang import ECCV16Net, SIGGRAPH17Net
 
-torch.set_num_threads(2)
 
 ZHANG_BLOCKS = ["model1", "model2", "model3", "model4", "model5", "model6", "model7"]
 ECCV16_LAYERS = ([f"{b}.{i}" for b in ZHANG_BLOCKS[:2] for i in (0, 2, 4)]
