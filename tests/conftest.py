@@ -15,6 +15,14 @@ import pytest
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ["OMP_NUM_THREADS"] = "1"
 
+
+def pytest_collection_finish(session):
+    """Every worker imports every test module: one that sets torch's thread count at import would set it for the
+    whole worker (two workers with two OpenMP threads each on two cores made the suite a third slower). Back to one
+    once they are all imported; a module that needs another count sets it in a fixture (one_torch_thread)."""
+    if os.environ.get("PYTEST_XDIST_WORKER") and "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE_ZIP = os.path.join(REPO, "datasets", "sample_photos.zip")
 
