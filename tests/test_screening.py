@@ -1,6 +1,7 @@
 """A data set's screening is measured once and cached (next to the data, else in the user's cache), keyed by the
 files; parallel workers measure the same as one process."""
 import logging
+import multiprocessing
 import os
 import shutil
 
@@ -76,6 +77,21 @@ def test_parallel_workers_measure_what_one_process_does(photos, monkeypatch):
     source = open_source(str(photos))
     names = source.list_images()
     assert screening._measure_all(source, names, workers=2) == screening._measure_all(source, names, workers=0)
+
+
+def _measure_in_a_daemonic_process(folder):
+    screening._CHUNK = 2  # the forked pool's copy of the module
+    source = open_source(folder)
+    return screening._measure_all(source, source.list_images(), workers=2)
+
+
+def test_a_daemonic_process_measures_in_itself(photos):
+    """Inside a multiprocessing.Pool's worker (which may not have children), e.g. a benchmark's fresh process, the
+    screening runs in that process instead of failing to start its workers."""
+    source = open_source(str(photos))
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        measured = pool.apply(_measure_in_a_daemonic_process, (str(photos),))
+    assert measured == screening._measure_all(source, source.list_images(), workers=0)
 
 
 def test_a_zip_source_is_keyed_by_its_members(tmp_path, photos):

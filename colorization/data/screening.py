@@ -5,6 +5,7 @@ file list with sizes and modification times. Every process of a run reads the ca
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -60,7 +61,9 @@ def _measure_chunk(source, names):
 
 
 def _measure_all(source, names, workers):
-    if workers <= 1 or len(names) <= _CHUNK:
+    # A daemonic process (a multiprocessing.Pool's worker, a data-loader worker) may not start processes: measured
+    # in this one.
+    if workers <= 1 or len(names) <= _CHUNK or multiprocessing.current_process().daemon:
         return dict(zip(names, _measure_chunk(source, names)))
     chunks = [names[i:i + _CHUNK] for i in range(0, len(names), _CHUNK)]
     with ProcessPoolExecutor(workers) as pool:
