@@ -12,6 +12,7 @@ from colorization.errors import UserError
 from colorization.modeling import build_model
 from colorization.modeling.registry import MODEL_REGISTRY, PublishedWeights
 from colorization.modeling.resnet import RESNET_UNUSED, ResNetEncoder
+from colorization.modeling.resnet_unet import pooled_hints
 from colorization.solver.build import build_lr_scheduler, build_optimizer
 
 
@@ -138,3 +139,33 @@ def test_encoder_is_held_still_for_the_freeze_epochs():
     assert not torch.equal(model.net.out.weight, decoder_before)
     step()  # epoch 2
     assert not torch.equal(model.encoder.conv1.weight, encoder_before["conv1.weight"])
+
+
+def test_pooled_hints_are_the_mean_color_of_the_hinted_pixels_and_their_share():
+    """What the decoder's hint taps see at a coarser scale: per cell the mean ab of its hinted pixels (unhinted pixels
+    do not dilute it) and the fraction of the cell that is hinted."""
+    hints = torch.zeros(1, 3, 8, 8)
+    hints[0, :2, 0:2, 0:2] = torch.tensor([0.5, -0.25])[:, None, None]
+    hints[0, :2, 0, 3] = torch.tensor([0.1, 0.3])
+    hints[0, 2, 0:2, 0:2] = 1
+    hints[0, 2, 0, 3] = 1
+    pooled = pooled_hints(hints, (2, 2))[0]
+    expected_ab = (4 * torch.tensor([0.5, -0.25]) + torch.tensor([0.1, 0.3])) / 5
+    assert torch.allclose(pooled[:2, 0, 0], expected_ab) and pooled[2, 0, 0] == 5 / 16
+    assert torch.equal(pooled[:, 1, 1], torch.zeros(3)) and torch.equal(pooled[:, 0, 1], torch.zeros(3))
+
+
+def test_hints_reach_the_output_through_the_decoder():
+    """Once the decoder's hint taps have learnt something, a hint changes the colors around it (the taps are the
+    path that does not pass through the pretrained encoder's normalisation)."""
+    torch.manual_seed(0)
+    model = build_model(_cfg("MODEL.ARCH", "efficientnet_lite0_unet", "MODEL.HINTS", "True")).eval()
+    for tap in model.net.decoder_hints.taps:
+        tap.weight.data.normal_(0, 0.5)
+    x = torch.cat([torch.randn(1, 1, 64, 64), torch.zeros(1, 3, 64, 64)], dim=1)
+    hinted = x.clone()
+    hinted[0, 1:3, 24:40, 24:40] = 0.4
+    hinted[0, 3, 24:40, 24:40] = 1
+    with torch.no_grad():
+        assert (model(hinted) - model(x)).abs().amax() > 1e-3
+

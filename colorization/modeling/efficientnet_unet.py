@@ -1,8 +1,9 @@
 """U-Net colorizers on an EfficientNet-Lite encoder (lite0..lite2), built as the ResNet U-Nets are (DeOldify's
 generator): skip connections from the encoder's stages at strides 2..16, its 1280-channel head at 1/32 as the bottom,
 PixelShuffle upsampling, self-attention at 1/8, a last connection to the gray input. The encoder's ImageNet weights
-come from the installed packages (MODEL.PRETRAINED "imagenet"); with MODEL.HINTS a zero-initialised branch adds the
-hint channels to the stem conv. A narrower decoder than the ResNet U-Nets', so that it trains on a CPU."""
+come from the installed packages (MODEL.PRETRAINED "imagenet"); with MODEL.HINTS zero-initialised branches add the
+hint channels to the stem conv and to the decoder (resnet_unet.DecoderHints). A narrower decoder than the ResNet
+U-Nets', so that it trains on a CPU."""
 import torch.nn as nn
 
 from ..data.color_tensor import gray_rgb_tensor
@@ -29,7 +30,8 @@ class EfficientNetUNet(EncoderUNet):
             self.hint_conv = SameConv2d(in_channels - 1, self.encoder._conv_stem.out_channels, 3, 2)
             nn.init.zeros_(self.hint_conv.weight)
         c = self.encoder.channels
-        self.build_decoder(c, conv_bn_relu(c[4], _MIDDLE), _MIDDLE, _WIDTHS, out_channels, out_stride)
+        self.build_decoder(c, conv_bn_relu(c[4], _MIDDLE), _MIDDLE, _WIDTHS, out_channels, out_stride,
+                           in_channels - 1)
 
     def encode(self, x):
         gray = gray_rgb_tensor(x)
