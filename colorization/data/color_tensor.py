@@ -44,7 +44,8 @@ def _f(t):
 def _linear_of_uint8(rgb):
     """Linear RGB of 8-bit values through a 256-entry table (exact, and far cheaper than the power curve)."""
     table = _srgb_linear(torch.arange(256, dtype=torch.float64, device=rgb.device) / 255.0).float()
-    return table[rgb.long()]
+    # index_select with int32 indices: several times faster on a CPU than table[rgb.long()] (no int64 copy)
+    return table.index_select(0, rgb.flatten().int()).view(rgb.shape)
 
 
 def rgb_to_lab_tensor(rgb):
