@@ -133,6 +133,11 @@ _C.SOLVER.STEPS = Ints((15,), ge=0)
 _C.SOLVER.GAMMA = Float(0.1, gt=0)
 # Linear warmup from 0 to BASE_LR over this many iterations.
 _C.SOLVER.WARMUP_ITERS = Int(20, ge=0)
+# Above 0: an exponential moving average of the weights with this decay per step (e.g. 0.999),
+# engine/ema.py; validation, predictions and the saved model (a checkpoint's "model") use it, and the checkpoint
+# also keeps the trained weights for --resume. Steadier than the last step's weights when the validation figures
+# move from epoch to epoch; 0 (off) keeps the trained weights.
+_C.SOLVER.EMA_DECAY = Float(0.0, ge=0, lt=1)
 # A checkpoint is written every this many epochs (and always at the end).
 _C.SOLVER.CHECKPOINT_PERIOD = Int(5, ge=1)
 # On a NaN or infinite loss: False stops the run naming the iteration (the last good checkpoint is kept);

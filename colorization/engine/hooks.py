@@ -53,7 +53,7 @@ class ValidationHook(HookBase):
             return
         dataset = trainer.val_loader.dataset
         known = self._baseline[0] is dataset
-        summary, epoch.kept = evaluate(trainer.model, trainer.val_loader, cfg.INPUT.COLOR_SPACE, trainer.device,
+        summary, epoch.kept = evaluate(trainer.eval_model, trainer.val_loader, cfg.INPUT.COLOR_SPACE, trainer.device,
                                        keep_images=cfg.TEST.NUM_TRIPLETS if trainer.dist.is_main else 0,
                                        amp_dtype=trainer.amp_dtype, hint_counts=cfg.TEST.HINT_COUNTS,
                                        with_baseline=not known, fid=self._fid(trainer))

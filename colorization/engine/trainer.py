@@ -23,6 +23,7 @@ from ..utils.events import EventWriter
 from ..utils.io import atomic_write, ensure_writable
 from ..utils.logger import setup_logger
 from .color_prior import prepare_color_prior
+from .ema import build_ema
 from .hooks import EpochRecord, default_hooks
 from .losses import Objective
 from .train_step import TrainStep, Update, read_outcomes
@@ -81,6 +82,7 @@ class Trainer:
         if self.dist.is_main:
             atomic_write(os.path.join(self.output_dir, "config.yaml"), lambda f: f.write(cfg.dump()), mode="w")
         self._wrap_model()
+        self.ema = build_ema(self.model, cfg.SOLVER.EMA_DECAY, resume_ckpt, resume_path)
         self.step = TrainStep(self.build_updates(), self.device, self.amp_dtype, self.memory_format,
                               self._all_ranks_sum, check_finite=cfg.SOLVER.SKIP_NONFINITE)
         self.hooks = default_hooks() if hooks is None else list(hooks)
@@ -161,6 +163,11 @@ class Trainer:
         if self.cfg.MODEL.COMPILE:
             self.ddp_model = torch.compile(self.ddp_model)
 
+    @property
+    def eval_model(self):
+        """The weights validation, predictions and the saved model use: the average when SOLVER.EMA_DECAY is on."""
+        return self.model if self.ema is None else self.ema.module
+
     def build_updates(self):
         """The optimizers of a step in the current epoch and the loss terms each minimises: the model's, then in
         the adversarial phase the discriminator's."""
@@ -177,7 +184,8 @@ class Trainer:
     def state_dict(self):
         return {
             "format": CHECKPOINT_FORMAT,
-            "model": self.model.state_dict(),
+            "model": self.eval_model.state_dict(),
+            **({"ema": dict(self.ema.state_dict(), trained=self.model.state_dict())} if self.ema else {}),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict(),
@@ -194,7 +202,9 @@ class Trainer:
         }
 
     def _resume(self, ckpt, path):
-        load_model_weights(self.model, ckpt["model"], path, strict=True)
+        # With SOLVER.EMA_DECAY the checkpoint's "model" is the average; training goes on from the trained weights.
+        trained = ckpt["ema"]["trained"] if "ema" in ckpt else ckpt["model"]
+        load_model_weights(self.model, trained, path, strict=True)
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
         if ckpt.get("scaler"):
@@ -289,6 +299,8 @@ class Trainer:
         for batch in bar:
             # The stop request travels with the loss in the step's all-reduce: every rank stops at the same read.
             outcome = self.step(batch, shared=lambda: [float(self._stop_signal is not None)])
+            if self.ema is not None:
+                self.ema.update(self.model)
             pending.append((self.iter_in_epoch, outcome))
             self.iter_in_epoch += 1
             seen += outcome.images * self.dist.world_size
