@@ -27,6 +27,14 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE_ZIP = os.path.join(REPO, "datasets", "sample_photos.zip")
 
 
+def copy_photos(photo_dir, folder, count):
+    """A new folder holding the first `count` photos of photo_dir, unchanged (a small training or test set)."""
+    folder.mkdir()
+    for p in sorted(photo_dir.iterdir())[:count]:
+        (folder / p.name).write_bytes(p.read_bytes())
+    return folder
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """One intra-op thread for a module (as the reliability harness runs): bit-identical runs, and no thread

@@ -11,7 +11,7 @@ import onnxruntime
 import pytest
 import torch
 
-from conftest import REPO, run_tools_in_one_process
+from conftest import REPO, copy_photos, run_tools_in_one_process
 from test_ddcolor import published_file, quick_config
 
 CLI = {name: os.path.join(REPO, "tools", f"{name}.py")
@@ -27,10 +27,7 @@ def runs(photo_dir, tmp_path_factory):
     frames.mkdir()
     for i, p in enumerate(sorted(photo_dir.iterdir())[:3]):
         cv2.imwrite(str(frames / f"frame_{i:03d}.png"), cv2.resize(cv2.imread(str(p)), (96, 64)))
-    photos = root / "photos"
-    photos.mkdir()
-    for p in sorted(photo_dir.iterdir())[:3]:
-        (photos / p.name).write_bytes(p.read_bytes())
+    photos = copy_photos(photo_dir, root / "photos", 3)
     other = root / "other.pth"
     torch.save({"model1.0.weight": torch.zeros(64, 1, 3, 3)}, other)
     one = root / "ddcolor_quick.pth"

@@ -12,7 +12,7 @@ from colorization.checkpoint import load_checkpoint
 from colorization.config import cfg_from_yaml_string, load_cfg
 from colorization.engine.hooks import default_hooks
 from colorization.engine.trainer import Trainer
-from conftest import REPO
+from conftest import REPO, copy_photos
 from test_recipe_losses import published_vgg_file
 from test_recipe_training import _flat, _StopAt
 
@@ -23,11 +23,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")  # bit-identical runs, 
 
 @pytest.fixture
 def four_photos(photo_dir, tmp_path):
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for p in sorted(photo_dir.iterdir())[:4]:
-        (photos / p.name).write_bytes(p.read_bytes())
-    return photos
+    return copy_photos(photo_dir, tmp_path / "photos", 4)
 
 
 def _opts(photos, out, *extra):

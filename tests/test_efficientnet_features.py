@@ -9,7 +9,7 @@ from colorization.engine.fid import LITE_FEATURES, FIDAccumulator, build_feature
 from colorization.engine.loss_terms import build_perceptual_loss
 from colorization.modeling.efficientnet_lite import LITE_PERCEPTUAL_LAYERS
 
-from conftest import REPO, run_tool
+from conftest import REPO, copy_photos, run_tool
 
 
 def test_perceptual_term_on_efficientnet_features_is_zero_on_the_target_and_trains_the_prediction():
@@ -39,10 +39,7 @@ def test_feature_distance_is_zero_against_itself_and_grows_with_the_difference()
 
 
 def test_evaluate_reports_the_feature_distance_named_as_not_fid(photo_dir, tmp_path):
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for p in sorted(photo_dir.iterdir())[:3]:
-        (photos / p.name).write_bytes(p.read_bytes())
+    photos = copy_photos(photo_dir, tmp_path / "photos", 3)
     out = tmp_path / "eval"
     proc = run_tool("evaluate.py", "--model_to_load", f"{REPO}/models/landscape_train/basic_LAB.pth", "--dataset",
                     photos, "--output", out, "--num_images", "0", "--device", "cpu", "--feature_distance",

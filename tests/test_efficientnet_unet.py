@@ -11,7 +11,7 @@ from colorization.engine.trainer import Trainer
 from colorization.modeling import build_model
 from colorization.modeling.efficientnet_lite import LITE_WEIGHTS
 
-from conftest import REPO
+from conftest import REPO, copy_photos
 
 QUICK = f"{REPO}/configs/quick/effnet_unet_quick.yaml"
 
@@ -36,10 +36,7 @@ def test_forward_backward_reaches_every_parameter(hints):
 
 
 def test_quick_config_trains_from_the_packaged_weights(photo_dir, tmp_path):
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for p in sorted(photo_dir.iterdir())[:4]:
-        (photos / p.name).write_bytes(p.read_bytes())
+    photos = copy_photos(photo_dir, tmp_path / "photos", 4)
     out = tmp_path / "run"
     Trainer(load_cfg(QUICK, ["DATASETS.TRAIN", f"('{photos}',)", "DATASETS.TEST", f"('{photos}',)",
                              "OUTPUT_DIR", str(out), "PREDICTIONS_DIR", str(out / "preds"),

@@ -10,7 +10,7 @@ from colorization.config import load_cfg
 from colorization.engine.ema import ModelEMA
 from colorization.engine.hooks import HookBase, default_hooks
 from colorization.engine.trainer import Trainer
-from conftest import REPO
+from conftest import REPO, copy_photos
 from test_recipe_training import _flat, _StopAt
 
 QUICK = os.path.join(REPO, "configs", "quick", "basic_LAB_quick.yaml")
@@ -65,10 +65,7 @@ def _cfg(photos, out):
 
 
 def test_the_checkpoint_holds_the_average_and_a_stopped_run_resumes_bit_for_bit(photo_dir, tmp_path):
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for p in sorted(photo_dir.iterdir())[:4]:
-        (photos / p.name).write_bytes(p.read_bytes())
+    photos = copy_photos(photo_dir, tmp_path / "photos", 4)
     reference = tmp_path / "reference"
     weights = _Weights()
     trainer = Trainer(_cfg(photos, reference), hooks=default_hooks() + [weights])

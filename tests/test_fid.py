@@ -9,7 +9,7 @@ from colorization.engine.fid import FIDAccumulator, build_fid_network
 from colorization.errors import UserError
 from colorization.metrics import frechet_distance
 from colorization.modeling.inception import FID_INCEPTION_WEIGHTS, FIDInceptionV3
-from conftest import REPO, run_tool
+from conftest import REPO, copy_photos, run_tool
 
 
 def _scipy_frechet(mu1, s1, mu2, s2):
@@ -128,11 +128,7 @@ def test_fid_of_batches_is_the_fid_of_the_set_and_zero_against_itself():
 
 def _three_photos(photo_dir, tmp_path):
     """A folder with the first 3 test photos (FID on few images: fast, and its small-set warning shows)."""
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for p in sorted(photo_dir.iterdir())[:3]:
-        (photos / p.name).write_bytes(p.read_bytes())
-    return photos
+    return copy_photos(photo_dir, tmp_path / "photos", 3)
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ from colorization.engine.hooks import HookBase, default_hooks
 from colorization.data.prefetch import DevicePrefetcher
 from colorization.engine.trainer import Trainer
 from colorization.modeling.registry import MODEL_REGISTRY, PublishedWeights
-from conftest import REPO
+from conftest import REPO, copy_photos
 from test_recipe_losses import published_vgg_file
 from test_resnet_unet import published_resnet34
 
@@ -150,10 +150,7 @@ def test_resnet34_recipe_trains_with_every_term_on_served_weights(photo_dir, tmp
     monkeypatch.setitem(MODEL_REGISTRY["resnet34_unet"].weights, "imagenet",
                         PublishedWeights(f"{base}/{resnet.name}", sha))
     vgg, _ = published_vgg_file(served)
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for p in sorted(photo_dir.iterdir())[:4]:
-        (photos / p.name).write_bytes(p.read_bytes())
+    photos = copy_photos(photo_dir, tmp_path / "photos", 4)
     out = tmp_path / "run"
     with Trainer(load_cfg(RECIPE_QUICK, _opts(photos, out, "MODEL.PRETRAINED", "imagenet",
                                               "LOSS.PERCEPTUAL_WEIGHTS", f"{base}/{vgg.name}"))) as trainer:

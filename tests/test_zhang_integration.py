@@ -26,7 +26,7 @@ from colorization.modeling.registry import MODEL_REGISTRY, PublishedWeights
 from colorization.checkpoint import model_from_official
 from colorization.modeling.color_bins import ab_gamut_bins, load_color_prior, rebalancing_weights
 from colorization.modeling.zhang import ECCV16Net, SIGGRAPH17Net
-from conftest import REPO, run_tool
+from conftest import REPO, copy_photos, run_tool
 
 
 CONFIGS = os.path.join(REPO, "configs")
@@ -245,10 +245,7 @@ def test_unknown_arch_lists_the_zhang_nets():
 @pytest.fixture(scope="module")
 def train_photos(photo_dir, tmp_path_factory):
     """8 real photos in a folder, the training and validation set of the quick runs."""
-    folder = tmp_path_factory.mktemp("train_photos")
-    for src in sorted(photo_dir.iterdir())[:8]:
-        shutil.copy(src, folder / src.name)
-    return folder
+    return copy_photos(photo_dir, tmp_path_factory.mktemp("train_photos") / "photos", 8)
 
 
 def _data_opts(folder):

@@ -20,21 +20,31 @@ class ModelEMA:
         self.module = copy.deepcopy(model).eval()
         for p in self.module.parameters():
             p.requires_grad_(False)
+        self._listed_for = None
 
     def current_decay(self):
         """The decay of the next update; n = the updates done so far."""
         return min(self.decay, (1 + self.updates) / (10 + self.updates))
 
+    def _pairs(self, model):
+        """The averaged and the trained tensors, state dict entry by entry (the parameters and buffers themselves, so
+        in-place updates reach the models): floats to average and counters to copy, listed once per model."""
+        if self._listed_for is not model:
+            averaged, trained = self.module.state_dict(keep_vars=True), model.state_dict(keep_vars=True)
+            floats = [k for k, v in averaged.items() if v.is_floating_point()]
+            self._floats = ([averaged[k] for k in floats], [trained[k] for k in floats])
+            self._counters = [(averaged[k], trained[k]) for k in averaged.keys() - set(floats)]
+            self._listed_for = model
+        return self._floats, self._counters
+
     @torch.no_grad()
     def update(self, model):
         weight = 1.0 - self.current_decay()
         self.updates += 1
-        averaged, trained = self.module.state_dict(), model.state_dict()
-        floats = [k for k, v in averaged.items() if v.is_floating_point()]
-        torch._foreach_lerp_([averaged[k] for k in floats], [trained[k].detach() for k in floats], weight)
-        for k, v in averaged.items():
-            if not v.is_floating_point():  # counters (BatchNorm's num_batches_tracked): the trained model's
-                v.copy_(trained[k])
+        (averaged, trained), counters = self._pairs(model)
+        torch._foreach_lerp_(averaged, trained, weight)
+        for mine, theirs in counters:  # BatchNorm's num_batches_tracked: the trained model's
+            mine.copy_(theirs)
 
     def state_dict(self):
         return {"updates": self.updates}
