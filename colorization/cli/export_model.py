@@ -8,6 +8,7 @@ colorization-export --format onnx --checkpoint imagenet --config-file configs/la
     --output eccv16.onnx [--int8]
 colorization-export --checkpoint ddcolor_paper_tiny --config-file configs/ddcolor_tiny.yaml --output ddcolor_tiny.pth
     (published weights and their config in one file, which every tool loads alone)
+colorization-export --checkpoint RUN/model_final.pth --output model.pth --half   (float16 storage: half the file)
 """
 import os
 import tempfile
@@ -42,6 +43,9 @@ def parse_args(argv=None):
     p.add_argument("--int8", action="store_true",
                    help=f"onnx: write the int8 variant (static quantisation calibrated on --calibration), only if its "
                         f"PSNR on --validation stays within {MAX_INT8_PSNR_DROP} dB of the float model's")
+    p.add_argument("--half", action="store_true",
+                   help="pth: store the weights in float16 (half the file; they load back into the float32 network): "
+                        "for shipping a large model, its figures measured again with the written file")
     p.add_argument("--calibration", default="landscape_train", metavar="DATASET",
                    help="photos that calibrate the int8 activation ranges (default: %(default)s)")
     p.add_argument("--validation", default="landscape_val", metavar="DATASET",
@@ -64,7 +68,25 @@ def export_pth(args):
             raise UserError(f"{args.checkpoint} is not a checkpoint written by colorization-train (published "
                             f"weights need --config-file naming their network)")
         slim = {k: ckpt[k] for k in KEPT_KEYS if k in ckpt}
+    if args.half:
+        slim["model"] = half_precision(slim["model"])
     atomic_write(args.output, lambda f: torch.save(slim, f))
+
+
+def half_precision(state):
+    """The state dict with its float32 tensors in float16 (integer counters kept); refuses a value float16 cannot
+    hold rather than store it as infinity."""
+    limit = torch.finfo(torch.float16).max
+    halved = {}
+    for key, value in state.items():
+        if value.dtype == torch.float32:
+            largest = value.abs().max().item() if value.numel() else 0.0
+            if largest > limit:
+                raise UserError(f"--half: {key} holds {largest:.3g}, beyond float16's range ({limit:.0f}): export "
+                                f"without --half")
+            value = value.half()
+        halved[key] = value
+    return halved
 
 
 def is_framework_checkpoint_file(spec):
@@ -110,6 +132,8 @@ def main(argv=None):
                         f"colorization-evaluate know to run it with onnxruntime)")
     if args.int8 and output_format != "onnx":
         raise UserError("--int8 applies to --format onnx")
+    if args.half and output_format != "pth":
+        raise UserError("--half applies to --format pth (an ONNX model: --int8)")
     check_output_path(args.output, "--output")
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     if output_format == "onnx":
