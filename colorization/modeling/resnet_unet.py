@@ -81,9 +81,8 @@ def pooled_hints(hints, size):
 
 
 class DecoderHints(nn.Module):
-    """The user's hints also enter the decoder, at 1/16 (before the self-attention at 1/8 spreads them), at 1/4 and,
-    when the decoder goes back to full resolution, there (a hint's exact pixels, before the last connection): pooled
-    to each, through a zero-initialised 1x1 conv added to the decoder's features. Through the encoder's stem
+    """The user's hints also enter the decoder, at 1/16 (before the self-attention at 1/8 spreads them) and at 1/4:
+    pooled there, through a zero-initialised 1x1 conv added to the decoder's features. Through the encoder's stem
     alone they were normalised away: a hint model trained that way gained nothing from them
     (docs/pretrained_encoder.md). Zero at first, so a hint model starts as the automatic model it is made from."""
 
@@ -115,8 +114,7 @@ class EncoderUNet(nn.Module):
         self.up4 = UpBlock(middle_width, c[3], w[0])  # 1/16
         self.up3 = UpBlock(w[0], c[2], w[1], attention=True)  # 1/8
         self.up2 = UpBlock(w[1], c[1], w[2])  # 1/4
-        tap_widths = (w[0], w[2], w[4]) if out_stride == 1 else (w[0], w[2])
-        self.decoder_hints = DecoderHints(hint_channels, *tap_widths) if hint_channels else None
+        self.decoder_hints = DecoderHints(hint_channels, w[0], w[2]) if hint_channels else None
         if out_stride == 1:
             self.up1 = UpBlock(w[2], c[0], w[3])  # 1/2
             self.up0 = PixelShuffleUp(w[3], w[4])  # 1/1
@@ -136,8 +134,6 @@ class EncoderUNet(nn.Module):
             d = self.up0(self.up1(d, f[0]))
             if d.shape[-2:] != x.shape[-2:]:
                 d = F.interpolate(d, size=x.shape[-2:], mode="bilinear", align_corners=False)
-            if hints is not None:
-                d = d + hints(x[:, 1:], 2, d.shape[-2:])
             d = self.last(torch.cat([d, gray], dim=1))
         return self.out(d)
 
