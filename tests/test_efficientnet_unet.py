@@ -27,6 +27,8 @@ def test_forward_backward_reaches_every_parameter(hints):
     model.net.up3.attention.gamma.data.fill_(0.5)  # it starts at 0, which would leave its projections untrained
     if hints:
         model.net.hint_conv.weight.data.normal_(0, 0.1)  # zero at first, which would stop the gradient at the stem
+        for tap in model.net.hint_branch.taps:  # and into the hint branch
+            tap.weight.data.normal_(0, 0.1)
     raw = model(torch.randn(2, 4 if hints else 1, 64, 64))
     assert raw.shape == (2, 2, 64, 64)
     model.loss(raw, torch.rand(2, 2, 64, 64) - 0.5).backward()

@@ -12,7 +12,6 @@ from colorization.errors import UserError
 from colorization.modeling import build_model
 from colorization.modeling.registry import MODEL_REGISTRY, PublishedWeights
 from colorization.modeling.resnet import RESNET_UNUSED, ResNetEncoder
-from colorization.modeling.resnet_unet import pooled_hints
 from colorization.solver.build import build_lr_scheduler, build_optimizer
 
 
@@ -95,6 +94,9 @@ def test_forward_backward_reaches_every_parameter(hints):
     torch.manual_seed(0)
     model = build_model(cfg).train()
     model.net.up3.attention.gamma.data.fill_(0.5)  # it starts at 0, which would leave its projections untrained
+    if hints:
+        for tap in model.net.hint_branch.taps:  # zero at first, which would stop the gradient into the branch
+            tap.weight.data.normal_(0, 0.1)
     x = torch.randn(2, 4 if hints else 1, 64, 64)
     target = torch.rand(2, 2, 64, 64) - 0.5
     raw = model(x)
@@ -141,26 +143,12 @@ def test_encoder_is_held_still_for_the_freeze_epochs():
     assert not torch.equal(model.encoder.conv1.weight, encoder_before["conv1.weight"])
 
 
-def test_pooled_hints_are_the_mean_color_of_the_hinted_pixels_and_their_share():
-    """What the decoder's hint taps see at a coarser scale: per cell the mean ab of its hinted pixels (unhinted pixels
-    do not dilute it) and the fraction of the cell that is hinted."""
-    hints = torch.zeros(1, 3, 8, 8)
-    hints[0, :2, 0:2, 0:2] = torch.tensor([0.5, -0.25])[:, None, None]
-    hints[0, :2, 0, 3] = torch.tensor([0.1, 0.3])
-    hints[0, 2, 0:2, 0:2] = 1
-    hints[0, 2, 0, 3] = 1
-    pooled = pooled_hints(hints, (2, 2))[0]
-    expected_ab = (4 * torch.tensor([0.5, -0.25]) + torch.tensor([0.1, 0.3])) / 5
-    assert torch.allclose(pooled[:2, 0, 0], expected_ab) and pooled[2, 0, 0] == 5 / 16
-    assert torch.equal(pooled[:, 1, 1], torch.zeros(3)) and torch.equal(pooled[:, 0, 1], torch.zeros(3))
-
-
 def test_hints_reach_the_output_through_the_decoder():
-    """Once the decoder's hint taps have learnt something, a hint changes the colors around it (the taps are the
+    """Once the hint branch's taps have learnt something, a hint changes the colors around it (the branch is the
     path that does not pass through the pretrained encoder's normalisation)."""
     torch.manual_seed(0)
     model = build_model(_cfg("MODEL.ARCH", "efficientnet_lite0_unet", "MODEL.HINTS", "True")).eval()
-    for tap in model.net.decoder_hints.taps:
+    for tap in model.net.hint_branch.taps:
         tap.weight.data.normal_(0, 0.5)
     x = torch.cat([torch.randn(1, 1, 64, 64), torch.zeros(1, 3, 64, 64)], dim=1)
     hinted = x.clone()

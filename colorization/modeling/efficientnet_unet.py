@@ -1,9 +1,9 @@
 """U-Net colorizers on an EfficientNet-Lite encoder (lite0..lite2), built as the ResNet U-Nets are (DeOldify's
 generator): skip connections from the encoder's stages at strides 2..16, its 1280-channel head at 1/32 as the bottom,
 PixelShuffle upsampling, self-attention at 1/8, a last connection to the gray input. The encoder's ImageNet weights
-come from the installed packages (MODEL.PRETRAINED "imagenet"); with MODEL.HINTS zero-initialised branches add the
-hint channels to the stem conv and to the decoder (resnet_unet.DecoderHints). A narrower decoder than the ResNet
-U-Nets', so that it trains on a CPU."""
+come from the installed packages (MODEL.PRETRAINED "imagenet"); with MODEL.HINTS the hint channels are added to the
+stem conv through a zero-initialised conv, and enter the decoder through a branch of their own (hint_branch.py).
+A narrower decoder than the ResNet U-Nets', so that it trains on a CPU."""
 import torch.nn as nn
 
 from ..data.color_tensor import gray_rgb_tensor

@@ -1,8 +1,8 @@
 """U-Net generators on a ResNet-34 or ResNet-50 encoder, as DeOldify builds them (fastai's DynamicUnet): the ImageNet
 backbone as encoder, skip connections from each of its stages, PixelShuffle upsampling (ICNR-initialised), a
 self-attention layer in the decoder, and a last connection to the input. Input: L as the gray RGB image, normalised
-as the backbone expects; with MODEL.HINTS, zero-initialised branches add the hint channels to the first conv and to
-the decoder (DecoderHints)."""
+as the backbone expects; with MODEL.HINTS, the hint channels are added to the first conv through a zero-initialised
+conv, and enter the decoder through a branch of their own (hint_branch.py)."""
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from ..data.color_tensor import gray_rgb_tensor, imagenet_normalize
 from ..data.hints import HINT_CHANNELS
 from .basic import conv_bn_relu
+from .hint_branch import HintBranch, add_at
 from .registry import register_model
 from .resnet import RESNET_UNUSED, RESNET_WEIGHTS, ResNetEncoder
 
@@ -71,32 +72,6 @@ class UpBlock(nn.Module):
         return x if self.attention is None else self.attention(x)
 
 
-def pooled_hints(hints, size):
-    """The hint channels (ab where a hint is, its mask) at a coarser `size`: per cell the mean ab of the hinted pixels
-    in it and the fraction of the cell that is hinted."""
-    ab, mask = hints[:, :-1], hints[:, -1:]
-    ab_sum = F.adaptive_avg_pool2d(ab * mask, size)
-    coverage = F.adaptive_avg_pool2d(mask, size)
-    return torch.cat([ab_sum / coverage.clamp_min(1e-6), coverage], dim=1)
-
-
-class DecoderHints(nn.Module):
-    """The user's hints also enter the decoder, at 1/16 (before the self-attention at 1/8 spreads them) and at 1/4:
-    pooled there, through a zero-initialised 1x1 conv added to the decoder's features. Through the encoder's stem
-    alone they were normalised away: a hint model trained that way gained nothing from them
-    (docs/pretrained_encoder.md). Zero at first, so a hint model starts as the automatic model it is made from."""
-
-    def __init__(self, hint_channels, *widths):
-        super().__init__()
-        self.taps = nn.ModuleList(nn.Conv2d(hint_channels, width, 1) for width in widths)
-        for tap in self.taps:
-            nn.init.zeros_(tap.weight)
-            nn.init.zeros_(tap.bias)
-
-    def forward(self, hints, which, size):
-        return self.taps[which](pooled_hints(hints, size))
-
-
 class EncoderUNet(nn.Module):
     """The decoder the U-Nets on a pretrained encoder share: a middle block at 1/32, up-blocks joining the encoder's
     skips at 1/16, 1/8 (with self-attention), 1/4 and 1/2, PixelShuffle to full resolution and a last connection to
@@ -105,7 +80,8 @@ class EncoderUNet(nn.Module):
     (features at strides 2, 4, 8, 16, 32; the gray image of the last connection)."""
 
     def build_decoder(self, channels, middle, middle_width, widths, out_channels, out_stride, hint_channels=0):
-        """hint_channels: with hints, they also enter the decoder (see DecoderHints) besides the encoder's stem."""
+        """hint_channels: with hints, they also enter the decoder through a branch of their own (HintBranch),
+        besides the encoder's stem."""
         if out_stride not in (1, 4):
             raise ValueError(f"out_stride must be 1 or 4, got {out_stride}")
         self.out_stride = out_stride
@@ -114,7 +90,9 @@ class EncoderUNet(nn.Module):
         self.up4 = UpBlock(middle_width, c[3], w[0])  # 1/16
         self.up3 = UpBlock(w[0], c[2], w[1], attention=True)  # 1/8
         self.up2 = UpBlock(w[1], c[1], w[2])  # 1/4
-        self.decoder_hints = DecoderHints(hint_channels, w[0], w[2]) if hint_channels else None
+        self.hint_branch = None
+        if hint_channels:
+            self.hint_branch = HintBranch(1 + hint_channels, w if out_stride == 1 else w[:3])
         if out_stride == 1:
             self.up1 = UpBlock(w[2], c[0], w[3])  # 1/2
             self.up0 = PixelShuffleUp(w[3], w[4])  # 1/1
@@ -123,18 +101,19 @@ class EncoderUNet(nn.Module):
 
     def forward(self, x):
         f, gray = self.encode(x)
-        d = self.up4(self.middle(f[4]), f[3])
-        hints = self.decoder_hints
-        if hints is not None:
-            d = d + hints(x[:, 1:], 0, d.shape[-2:])
-        d = self.up2(self.up3(d, f[2]), f[1])
-        if hints is not None:
-            d = d + hints(x[:, 1:], 1, d.shape[-2:])
+        hints = iter(self.hint_branch(x)) if self.hint_branch is not None else None
+
+        def with_hints(d):
+            return d if hints is None else add_at(d, next(hints))
+
+        d = with_hints(self.up4(self.middle(f[4]), f[3]))
+        d = with_hints(self.up3(d, f[2]))
+        d = with_hints(self.up2(d, f[1]))
         if self.out_stride == 1:
-            d = self.up0(self.up1(d, f[0]))
+            d = self.up0(with_hints(self.up1(d, f[0])))
             if d.shape[-2:] != x.shape[-2:]:
                 d = F.interpolate(d, size=x.shape[-2:], mode="bilinear", align_corners=False)
-            d = self.last(torch.cat([d, gray], dim=1))
+            d = self.last(torch.cat([with_hints(d), gray], dim=1))
         return self.out(d)
 
     # The classification head asks for logits; here they are the plain output (built with Q channels).
