@@ -73,3 +73,23 @@ def test_missing_package_names_the_extra_and_a_wrong_file_fails_its_hash(tmp_pat
                                   extra="pretrained")
     with pytest.raises(UserError, match="not the published 0000"):
         resolve_published("imagenet", {"imagenet": wrong_hash})
+
+
+@pytest.mark.parametrize("stride,kernel", [(1, 3), (2, 3), (2, 5)])
+def test_same_padding_is_tensorflows_at_odd_and_even_sizes(stride, kernel):
+    """TensorFlow's "SAME": ceil(size / stride) outputs, the padding split with the extra pixel right and below
+    (computed here from TensorFlow's documented rule, independently of SameConv2d's own arithmetic)."""
+    from colorization.modeling.efficientnet_lite import SameConv2d
+    torch.manual_seed(0)
+    conv = SameConv2d(2, 3, kernel, stride)
+    for height, width in [(16, 16), (17, 15), (33, 20)]:
+        x = torch.randn(1, 2, height, width)
+        pads = []
+        for size in (width, height):
+            out = -(-size // stride)
+            total = max((out - 1) * stride + kernel - size, 0)
+            pads += [total // 2, total - total // 2]
+        want = torch.nn.functional.conv2d(torch.nn.functional.pad(x, pads), conv.weight, stride=stride)
+        got = conv(x)
+        assert got.shape[-2:] == (-(-height // stride), -(-width // stride))
+        assert torch.allclose(got, want, atol=1e-6)

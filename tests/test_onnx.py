@@ -36,6 +36,9 @@ MODELS = {
     "eccv16_regression": ("configs/quick/larger_net_quick.yaml", ["MODEL.HEAD", "regression"], None),
     "siggraph17_regression": ("configs/quick/siggraph17_quick.yaml", [], None),
     "siggraph17_classification": ("configs/quick/siggraph17_quick.yaml", ["MODEL.HEAD", "classification"], None),
+    # TensorFlow's "SAME" padding of the EfficientNet encoder, the hint branch, self-attention: the shipped file
+    "effnet_unet_hints": ("configs/effnet_lite0_unet_LAB_hints.yaml", [],
+                          "models/landscape_train/effnet_lite0_unet_LAB_hints.pth"),
 }
 
 

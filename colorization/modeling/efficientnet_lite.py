@@ -65,8 +65,11 @@ class SameConv2d(nn.Conv2d):
 
     def forward(self, x):
         pads = []
+        stride, kernel = self.stride[0], self.kernel_size[0]
         for size in (x.shape[-1], x.shape[-2]):
-            total = max((math.ceil(size / self.stride[0]) - 1) * self.stride[0] + self.kernel_size[0] - size, 0)
+            # (ceil(size / stride) - 1) * stride + kernel - size, written so that an exporter tracing free sides
+            # gets a short expression (a constant on multiples of 32) instead of nested ceilings.
+            total = max(kernel - stride + (-size) % stride, 0)
             pads += [total // 2, total - total // 2]
         return super().forward(F.pad(x, pads))
 
