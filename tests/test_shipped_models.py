@@ -4,11 +4,16 @@ import re
 
 import cv2
 import pytest
+import torch
 
+from colorization.checkpoint import load_model
+from colorization.data.image_io import read_image_file
+from colorization.deploy.onnx_export import export_onnx, save_onnx
 from colorization.engine.compare import compare_checkpoints
 from colorization.engine.colorizer import Colorizer
 
 from conftest import REPO
+from test_onnx import assert_onnxruntime_gives_pytorchs_output
 
 MODELS_DIR = os.path.join(REPO, "models", "landscape_train")
 CARD = os.path.join(MODELS_DIR, "README.md")
@@ -78,3 +83,14 @@ def test_hint_model_reproduces_its_card_along_the_number_of_hints(model_file, la
         key = "psnr" if count == "0" else f"hints{count}_psnr"
         assert abs(metrics[key] - float(psnr)) < 0.1, (count, metrics[key], psnr)
     assert metrics["hints10_psnr"] - baseline["psnr"] >= 1.5
+
+
+@pytest.mark.slow
+def test_the_efficientnet_model_runs_through_onnxruntime_as_in_pytorch(photo_path, tmp_path):
+    """Exporting it once hung in the exporter's shape simplification (TensorFlow's "SAME" padding of the encoder
+    traced at free sides); now the file exports and onnxruntime colorizes as PyTorch does, hints included."""
+    cfg, model = load_model(os.path.join(MODELS_DIR, "effnet_lite0_unet_LAB_hints.pth"))
+    path = str(tmp_path / "effnet.onnx")
+    save_onnx(export_onnx(model, cfg), path)
+    torch_c = Colorizer(model, cfg, torch.device("cpu"))
+    assert_onnxruntime_gives_pytorchs_output(torch_c, Colorizer.from_checkpoint(path), read_image_file(photo_path))
