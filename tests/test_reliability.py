@@ -321,6 +321,29 @@ def test_a_failed_checkpoint_write_leaves_the_old_file_and_no_temporary(tmp_path
     assert (tmp_path / "model.pth").stat().st_mode & 0o777 == 0o666 & ~mask  # not left private like a tempfile
 
 
+
+def test_runs_checking_one_output_folder_at_once_all_pass(tmp_path):
+    """Runs (or torchrun ranks) sharing a predictions folder check it at the same moment: each with a probe file of
+    its own, so none removes another's probe and fails (as one of the interrupted runs above once did)."""
+    import threading
+    from colorization.utils.io import ensure_writable
+    errors = []
+
+    def check():
+        for _ in range(200):
+            try:
+                ensure_writable(str(tmp_path / "preds"), "predictions folder (PREDICTIONS_DIR)")
+            except Exception as e:  # any failure is the finding
+                errors.append(e)
+
+    threads = [threading.Thread(target=check) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:3]
+    assert list((tmp_path / "preds").iterdir()) == []  # no probe left behind
+
 # ---------------------------------------------------------------------------------------------- NaN / inf
 def _nan_trainer(photo_dir, tmp_path, bad_value, at_call, skip):
     opts = _opts(photo_dir, tmp_path / "run", tmp_path / "preds") + ["SOLVER.SKIP_NONFINITE", str(skip)]

@@ -52,10 +52,9 @@ def ensure_writable(folder, what):
     """Create `folder` and prove a file can be written in it, or raise a UserError naming `what`."""
     try:
         os.makedirs(folder, exist_ok=True)
-        probe = os.path.join(folder, ".write_test")
-        with open(probe, "w") as f:
-            f.write("ok")
-        os.remove(probe)
+        # A probe of its own (not one shared name): runs and ranks writing into the same folder check it at once.
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write_test.") as f:
+            f.write(b"ok")
     except OSError as e:
         raise UserError(f"{what} {folder!r} cannot be written ({e.strerror or e}); choose another folder") from None
 
