@@ -321,7 +321,6 @@ def test_a_failed_checkpoint_write_leaves_the_old_file_and_no_temporary(tmp_path
     assert (tmp_path / "model.pth").stat().st_mode & 0o777 == 0o666 & ~mask  # not left private like a tempfile
 
 
-
 def test_runs_checking_one_output_folder_at_once_all_pass(tmp_path):
     """Runs (or torchrun ranks) sharing a predictions folder check it at the same moment: each with a probe file of
     its own, so none removes another's probe and fails (as one of the interrupted runs above once did)."""
@@ -343,6 +342,7 @@ def test_runs_checking_one_output_folder_at_once_all_pass(tmp_path):
         t.join()
     assert not errors, errors[:3]
     assert list((tmp_path / "preds").iterdir()) == []  # no probe left behind
+
 
 # ---------------------------------------------------------------------------------------------- NaN / inf
 def _nan_trainer(photo_dir, tmp_path, bad_value, at_call, skip):

@@ -5,11 +5,10 @@ decoder's at the same scales through zero-initialised 1x1 convolutions.
 Why a branch of its own (docs/pretrained_encoder.md has the figures): through the pretrained encoder's stem alone the
 hints were normalised away, and a hint model gained nothing from them; pooled to 1/16 and 1/4 and added to the decoder
 there, 10 hints gained 1.6-1.7 dB on everyday_test, where the from-scratch basic hint network, which sees them at
-full resolution in every layer, gains 2.5. With this branch the EfficientNet hint model gains 2.6. It is built like
+full resolution in every layer, gains 2.5. With this branch the EfficientNet hint model gains 2.6 (at its 128 px). It is built like
 that network's encoder (conv-BN-ReLU, stride-2 steps, a dilated conv at the bottom), 0.34 M parameters at width 16.
 Zero taps at first, so a hint model starts as the automatic model it is made from."""
 import torch.nn as nn
-import torch.nn.functional as F
 
 from .basic import conv_bn_relu
 
@@ -44,10 +43,3 @@ class HintBranch(nn.Module):
             features.append(x)
         return [tap(f) for tap, f in zip(self.taps, reversed(features))]
 
-
-def add_at(decoder_features, branch_features):
-    """decoder + branch, the branch resized to the decoder's size where they differ (odd input sizes)."""
-    if branch_features.shape[-2:] != decoder_features.shape[-2:]:
-        branch_features = F.interpolate(branch_features, size=decoder_features.shape[-2:], mode="bilinear",
-                                        align_corners=False)
-    return decoder_features + branch_features

@@ -10,7 +10,8 @@ import torch.nn.functional as F
 from ..data.color_tensor import gray_rgb_tensor, imagenet_normalize
 from ..data.hints import HINT_CHANNELS
 from .basic import conv_bn_relu
-from .hint_branch import HintBranch, add_at
+from .heads import resize_to
+from .hint_branch import HintBranch
 from .registry import register_model
 from .resnet import RESNET_UNUSED, RESNET_WEIGHTS, ResNetEncoder
 
@@ -65,9 +66,7 @@ class UpBlock(nn.Module):
         self.attention = SelfAttention(cout) if attention else None
 
     def forward(self, x, skip):
-        x = self.up(x)
-        if x.shape[-2:] != skip.shape[-2:]:  # odd sizes: the encoder rounded down
-            x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+        x = resize_to(self.up(x), skip.shape[-2:])  # odd sizes: the encoder rounded down
         x = self.convs(torch.cat([x, F.relu(self.skip_bn(skip))], dim=1))
         return x if self.attention is None else self.attention(x)
 
@@ -104,15 +103,13 @@ class EncoderUNet(nn.Module):
         hints = iter(self.hint_branch(x)) if self.hint_branch is not None else None
 
         def with_hints(d):
-            return d if hints is None else add_at(d, next(hints))
+            return d if hints is None else d + resize_to(next(hints), d.shape[-2:])
 
         d = with_hints(self.up4(self.middle(f[4]), f[3]))
         d = with_hints(self.up3(d, f[2]))
         d = with_hints(self.up2(d, f[1]))
         if self.out_stride == 1:
-            d = self.up0(with_hints(self.up1(d, f[0])))
-            if d.shape[-2:] != x.shape[-2:]:
-                d = F.interpolate(d, size=x.shape[-2:], mode="bilinear", align_corners=False)
+            d = resize_to(self.up0(with_hints(self.up1(d, f[0]))), x.shape[-2:])
             d = self.last(torch.cat([with_hints(d), gray], dim=1))
         return self.out(d)
 
