@@ -329,6 +329,20 @@ def test_color_prior_file_is_used_and_checked(quick_runs, color_prior_file):
         prepare_color_prior(build_model(cfg), cfg, dataset=None)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("mix", [0.25, 1.0])
+def test_rebalance_mix_sets_the_class_weights(color_prior_file, mix):
+    bins, prior = load_color_prior(color_prior_file)
+    cfg = load_cfg(os.path.join(QUICK, "basic_classification_quick.yaml"),
+                   ["MODEL.COLOR_PRIOR", str(color_prior_file), "LOSS.REBALANCE_MIX", str(mix)])
+    model = build_model(cfg)
+    prepare_color_prior(model, cfg, dataset=None)
+    expected = torch.ones(len(bins)) if mix == 1.0 else rebalancing_weights(prior, bins, lam=mix)
+    torch.testing.assert_close(model.head.class_weights, expected)
+    if mix < 1.0:  # rarer colors weigh more the lower the mix
+        assert model.head.class_weights.max() > rebalancing_weights(prior, bins, lam=0.5).max()
+
+
 # --- 6. memory at 12 megapixels -------------------------------------------------------------------------------
 
 _PEAK_RSS_WRAPPER = """\

@@ -163,6 +163,11 @@ _C.LOSS.L1_WEIGHT = Float(1.0, ge=0)
 _C.LOSS.L2_WEIGHT = Float(0.0, ge=0)
 # The classification head's rebalanced cross-entropy over ab bins.
 _C.LOSS.CLASSIFICATION_WEIGHT = Float(1.0, ge=0)
+# How much the classification head's class weights rebalance towards rare colors (Zhang et al.'s lambda): each
+# bin is weighted by 1 / ((1 - mix) * prior + mix / Q), prior the smoothed ab histogram of the training data.
+# 0.5 is the paper's; 1 weighs every bin alike (no rebalancing, and no prior is computed); towards 0, rarer colors
+# count more.
+_C.LOSS.REBALANCE_MIX = Float(0.5, ge=0, le=1)
 # Perceptual distance: L1 between VGG16-BN features (conv1_1 ... conv5_1, weights 1/16 ... 1, as DDColor) of the
 # predicted and the target RGB image; the VGG is frozen and in eval mode.
 _C.LOSS.PERCEPTUAL_WEIGHT = Float(0.0, ge=0)

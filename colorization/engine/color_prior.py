@@ -19,9 +19,15 @@ def compute_color_prior(dataset, bins, batch_size=16, num_workers=0):
 
 
 def prepare_color_prior(model, cfg, dataset):
-    """Give a classification head its rebalancing weights: from MODEL.COLOR_PRIOR, else from `dataset`."""
+    """Give a classification head its rebalancing weights (LOSS.REBALANCE_MIX): from the prior in
+    MODEL.COLOR_PRIOR, else from `dataset`'s."""
     head = model.head
     if head.kind != "classification":
+        return
+    mix = cfg.LOSS.REBALANCE_MIX
+    if mix == 1.0:
+        head.class_weights.fill_(1.0)
+        logger.info("classification head without class rebalancing (LOSS.REBALANCE_MIX 1)")
         return
     if cfg.MODEL.COLOR_PRIOR:
         bins, prior = load_color_prior(cfg.MODEL.COLOR_PRIOR)
@@ -33,6 +39,6 @@ def prepare_color_prior(model, cfg, dataset):
     else:
         prior = compute_color_prior(dataset, head.bins.cpu(), cfg.TEST.IMS_PER_BATCH, cfg.DATALOADER.NUM_WORKERS)
         source = f"the {len(dataset)} training images"
-    head.set_prior(prior)
-    logger.info("color prior over %d bins from %s; %d bins never seen", head.num_bins, source,
-                int((prior == 0).sum()))
+    head.set_prior(prior, lam=mix)
+    logger.info("color prior over %d bins from %s; %d bins never seen; rebalancing mix %g", head.num_bins, source,
+                int((prior == 0).sum()), mix)
