@@ -5,7 +5,7 @@ import torch
 
 from colorization.errors import UserError
 from colorization.modeling.color_bins import (ab_gamut_bins, ab_histogram, annealed_mean, load_color_prior,
-                                              rebalancing_weights, save_color_prior, soft_encode_with_nearest)
+                                              nearest_bins, rebalancing_weights, save_color_prior, soft_cross_entropy)
 
 
 @pytest.fixture(scope="module")
@@ -25,11 +25,13 @@ def test_gamut_bins(gamut_bins):
 
 
 def soft_encode(ab, bins, **kw):
-    return soft_encode_with_nearest(ab, bins, **kw)[0]
+    """The dense soft target (B,Q,H,W) that nearest_bins' sparse one stands for."""
+    index, weight = nearest_bins(ab, bins, **kw)
+    return torch.zeros(ab.shape[0], len(bins), *ab.shape[2:]).scatter_(1, index, weight)
 
 
 def nearest_bin(ab, bins):
-    return soft_encode_with_nearest(ab, bins, k=1)[1]
+    return nearest_bins(ab, bins, k=1)[0][:, 0]
 
 
 def test_nearest_bin():
@@ -95,7 +97,8 @@ def test_soft_encode_matches_a_float64_reference_and_gives_the_nearest_bin(gamut
     distance; the nearest bin returned with them is nearest_bin's. Over more pixels than one chunk."""
     gen = torch.Generator().manual_seed(1)
     ab = (torch.rand(3, 2, 70, 70, generator=gen) - 0.5) * 200  # 14700 pixels, some out of gamut
-    target, nearest = soft_encode_with_nearest(ab, gamut_bins, k=5, sigma=5.0)
+    target = soft_encode(ab, gamut_bins, k=5, sigma=5.0)
+    nearest = nearest_bins(ab, gamut_bins, k=5, sigma=5.0)[0][:, 0]
     assert torch.equal(nearest, nearest_bin(ab, gamut_bins))
 
     pixels = ab.double().permute(0, 2, 3, 1).reshape(-1, 2)
@@ -106,6 +109,20 @@ def test_soft_encode_matches_a_float64_reference_and_gives_the_nearest_bin(gamut
     expected = torch.zeros_like(sq).scatter_(1, top_idx[:, :5], w / w.sum(1, keepdim=True))
     got = target.double().permute(0, 2, 3, 1).reshape(-1, gamut_bins.shape[0])
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)  # float32 weights
+
+
+def test_sparse_soft_cross_entropy_equals_the_dense_one_and_its_gradient(gamut_bins):
+    gen = torch.Generator().manual_seed(2)
+    ab = (torch.rand(2, 2, 9, 7, generator=gen) - 0.5) * 160
+    logits = (torch.randn(2, len(gamut_bins), 9, 7, generator=gen) * 3).requires_grad_()
+    index, weight = nearest_bins(ab, gamut_bins)
+    sparse = soft_cross_entropy(logits, index, weight)
+    (grad_sparse,) = torch.autograd.grad(sparse.sum(), logits)
+    dense = -(soft_encode(ab, gamut_bins) * torch.log_softmax(logits, dim=1)).sum(dim=1)
+    (grad_dense,) = torch.autograd.grad(dense.sum(), logits)
+    assert sparse.shape == (2, 9, 7)
+    torch.testing.assert_close(sparse, dense)
+    torch.testing.assert_close(grad_sparse, grad_dense)
 
 
 def test_annealed_mean_limits():

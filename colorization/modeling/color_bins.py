@@ -116,13 +116,13 @@ def rebalancing_weights(prior, bins, lam: float = 0.5, sigma: float = 5.0) -> to
     return weights.float()
 
 
-def soft_encode_with_nearest(ab: torch.Tensor, bins: torch.Tensor, k: int = 5, sigma: float = 5.0):
-    """(soft target (B,Q,H,W), index of the nearest bin (B,H,W)) from one distance computation."""
+def nearest_bins(ab: torch.Tensor, bins: torch.Tensor, k: int = 5, sigma: float = 5.0):
+    """Soft encoding of ab (B,2,H,W) over the bins, kept sparse: (indices (B,k,H,W) of each pixel's k nearest bins,
+    nearest first; their Gaussian weights (B,k,H,W), summing to 1 over k). Every other bin's weight is 0."""
     if ab.dim() != 4 or ab.shape[1] != 2:
         raise ValueError(f"ab must be (B,2,H,W), got {tuple(ab.shape)}")
     bins = torch.as_tensor(bins).to(device=ab.device, dtype=torch.float32)
-    num_bins = bins.shape[0]
-    k = min(k, num_bins)
+    k = min(k, bins.shape[0])
     batch, _, height, width = ab.shape
     pixels = _as_pixels(ab.detach())
     nearest_idx = torch.empty(pixels.shape[0], k, dtype=torch.long, device=ab.device)
@@ -133,10 +133,17 @@ def soft_encode_with_nearest(ab: torch.Tensor, bins: torch.Tensor, k: int = 5, s
         w = torch.exp(-(sq - sq[:, :1]) / (2.0 * sigma ** 2))
         nearest_idx[start:start + chunk.shape[0]] = top_idx
         nearest_w[start:start + chunk.shape[0]] = w / w.sum(dim=1, keepdim=True)
-    target = torch.zeros(batch, num_bins, height * width, dtype=torch.float32, device=ab.device)
-    index = nearest_idx.view(batch, height * width, k).transpose(1, 2)
-    target.scatter_(1, index, nearest_w.view(batch, height * width, k).transpose(1, 2))
-    return target.view(batch, num_bins, height, width), nearest_idx[:, 0].view(batch, height, width)
+
+    def as_maps(x):
+        return x.view(batch, height, width, k).permute(0, 3, 1, 2)
+    return as_maps(nearest_idx), as_maps(nearest_w)
+
+
+def soft_cross_entropy(logits: torch.Tensor, index: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Per-pixel cross-entropy (B,H,W) of logits (B,Q,H,W) against the sparse soft target of nearest_bins:
+    -sum_q p_q log softmax(logits)_q = logsumexp(logits) - sum_k w_k logits[index_k], as the weights sum to 1. The
+    dense (B,Q,H,W) target is never built, which matters for logits at full resolution."""
+    return torch.logsumexp(logits, dim=1) - (weight * logits.gather(1, index)).sum(dim=1)
 
 
 def annealed_mean(logits: torch.Tensor, bins: torch.Tensor, T: float) -> torch.Tensor:

@@ -4,7 +4,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..data.color import AB_SCALE
-from .color_bins import annealed_mean, rebalancing_weights, soft_encode_with_nearest
+from .color_bins import annealed_mean, nearest_bins, rebalancing_weights, soft_cross_entropy
 
 
 def resize_to(x, size):
@@ -71,10 +71,9 @@ class ClassificationHead(nn.Module):
     def cross_entropy(self, logits, target):
         ab = F.interpolate(target * AB_SCALE, size=logits.shape[-2:], mode="area")
         with torch.no_grad():
-            soft, nearest = soft_encode_with_nearest(ab, self.bins)
-            weights = self.class_weights[nearest]
-        per_pixel = -(soft * F.log_softmax(logits.float(), dim=1)).sum(dim=1)
-        return (per_pixel * weights).mean()
+            index, weight = nearest_bins(ab, self.bins)
+            class_weights = self.class_weights[index[:, 0]]  # the nearest bin's
+        return (soft_cross_entropy(logits.float(), index, weight) * class_weights).mean()
 
     def predict(self, logits, size):
         ab = annealed_mean(logits.float(), self.bins, self.temperature) / AB_SCALE
