@@ -102,6 +102,19 @@ def test_contact_sheet_is_a_header_and_rows_of_tiles(evaluated):
     assert abs(first_gray[..., 0] - first_gray[..., 2]).max() <= 2  # column 1 is the gray input
 
 
+def test_a_long_column_label_loses_its_middle_and_keeps_its_hint_count():
+    from colorization.utils.visualize import _label_width, fit_label
+
+    scale, width = 0.5, 156  # the header of 160 px tiles (header_row: scale = header_height / 40)
+    assert fit_label("gray", width, scale) == "gray"
+    auto = fit_label("effnet_lite0_unet_LAB_hints", width, scale)
+    hinted = fit_label("effnet_lite0_unet_LAB_hints, 10 hints", width, scale)
+    for text in (auto, hinted):
+        assert _label_width(text, scale) <= width and text.startswith("eff") and ".." in text
+    assert hinted.endswith("10 hints") and auto.endswith("hints") and auto != hinted
+    assert fit_label("x" * 200, 1, scale) == "x"
+
+
 def test_a_large_set_on_one_page_in_blocks_of_smaller_tiles_as_jpeg(evaluated, runs, photo_dir, tmp_path, capsys):
     """--sheet_columns 2 --sheet_tile 32 --sheet_format jpg: 5 rows set out in blocks of 3 and 2, each under its own
     header, tiles of 32 px; the older contact_sheet.png in that folder goes (it would belong to other settings)."""

@@ -50,20 +50,39 @@ def header_height(tile_width):
     return max(16, min(tile_width // 8, 40))
 
 
+_LABEL_FONT, _LABEL_THICKNESS = cv2.FONT_HERSHEY_SIMPLEX, 1
+
+
+def _label_width(text, scale):
+    return cv2.getTextSize(text, _LABEL_FONT, scale, _LABEL_THICKNESS)[0][0]
+
+
+def fit_label(label, width, scale):
+    """The label, or, when it is wider than `width` pixels, its start and its end joined by ".." (the middle is cut,
+    so "model, 10 hints" keeps its hint count and two long names keep their different endings)."""
+    label = str(label)
+    if _label_width(label, scale) <= width:
+        return label
+    for keep in range(len(label) - 1, 0, -1):
+        head = (keep + 1) // 2
+        text = label[:head] + ".." + label[len(label) - (keep - head):]
+        if _label_width(text, scale) <= width:
+            return text
+    return label[:1]
+
+
 def header_row(labels, tile_width, gap=4):
-    """A white row with one black label centred over each tile of hstack(tiles, gap); long labels are cut."""
+    """A white row with one black label centred over each tile of hstack(tiles, gap); long labels lose their middle
+    (fit_label)."""
     h = header_height(tile_width)
-    font, thickness = cv2.FONT_HERSHEY_SIMPLEX, 1
     scale = h / 40.0  # Hershey simplex: about 22 px cap height + 10 px descent at scale 1
     cells = []
     for label in labels:
         cell = np.full((h, tile_width, 3), 255, np.uint8)
-        text = str(label)
-        while len(text) > 1 and cv2.getTextSize(text, font, scale, thickness)[0][0] > tile_width - 4:
-            text = text[:-3] + ".." if len(text) > 3 else text[:-1]
-        (tw, th), base = cv2.getTextSize(text, font, scale, thickness)
+        text = fit_label(label, tile_width - 4, scale)
+        (tw, th), base = cv2.getTextSize(text, _LABEL_FONT, scale, _LABEL_THICKNESS)
         org = (max(2, (tile_width - tw) // 2), (h + th) // 2)
-        cv2.putText(cell, text, org, font, scale, (0, 0, 0), thickness, cv2.LINE_AA)
+        cv2.putText(cell, text, org, _LABEL_FONT, scale, (0, 0, 0), _LABEL_THICKNESS, cv2.LINE_AA)
         cells.append(cell)
     return hstack(cells, gap)
 
