@@ -1,4 +1,5 @@
-"""tools/evaluate.py as a user runs it: two real quick checkpoints (LAB and RGB) compared on a folder of photos."""
+"""tools/evaluate.py as a user runs it: real quick checkpoints (LAB, RGB, and a classification head) compared on a
+folder of photos."""
 import importlib.util
 import json
 import os
@@ -8,7 +9,8 @@ import pytest
 
 from conftest import REPO, run_tool
 
-QUICK_CONFIGS = {"lab": "basic_LAB_quick.yaml", "rgb": "basic_RGB_quick.yaml"}
+QUICK_CONFIGS = {"lab": "basic_LAB_quick.yaml", "rgb": "basic_RGB_quick.yaml",
+                 "classification": "basic_classification_quick.yaml"}
 SIZE = 64  # INPUT.SIZE of the quick configs
 GAP = 4  # visualize.hstack / vstack default
 NUM_IMAGES = 3
@@ -137,15 +139,40 @@ def test_a_large_set_on_one_page_in_blocks_of_smaller_tiles_as_jpeg(evaluated, r
     assert (below_last_row > 240).all()  # the second block holds two rows: white under them
 
 
-@pytest.mark.parametrize("case", ["missing_checkpoint", "unknown_dataset", "negative_num_images"])
+def test_temperatures_give_a_row_each_to_a_classification_model_and_one_to_the_others(runs, photo_dir, tmp_path):
+    """--temperature 0.2 0.38: two rows for the classification model, named with their T and recorded in
+    metrics.json; at T 0.38, the temperature its config stores, the row equals a plain evaluation; the regression
+    model gets one row."""
+    cls_ckpt, lab_ckpt = runs["classification"] / "model_final.pth", runs["lab"] / "model_final.pth"
+    plain, swept = tmp_path / "plain", tmp_path / "swept"
+    assert _load_tool().main(["--model_to_load", str(cls_ckpt), "--dataset", str(photo_dir), "--output", str(plain),
+                              "--num_images", "0", "--device", "cpu"]) == 0
+    assert _load_tool().main(["--model_to_load", str(cls_ckpt), str(lab_ckpt), "--dataset", str(photo_dir),
+                              "--output", str(swept), "--num_images", "0", "--device", "cpu",
+                              "--temperature", "0.2", "0.38"]) == 0
+    models = json.loads((swept / "metrics.json").read_text())["models"]
+    assert [(m["name"], m.get("temperature")) for m in models] == [
+        ("classification, T 0.2", 0.2), ("classification, T 0.38", 0.38), ("lab", None)]
+    reference = json.loads((plain / "metrics.json").read_text())["models"][0]["metrics"]
+    assert models[1]["metrics"] == pytest.approx(reference)
+    assert models[0]["metrics"]["colorfulness"] != pytest.approx(reference["colorfulness"])
+    assert "| classification, T 0.2 |" in (swept / "metrics.md").read_text()
+
+
+@pytest.mark.parametrize("case", ["missing_checkpoint", "unknown_dataset", "negative_num_images",
+                                  "temperature_of_a_regression_model", "temperature_out_of_range"])
 def test_errors_are_one_line_with_exit_code_2(case, runs, photo_dir, tmp_path, capsys):
     ckpt, dataset, extra = runs["lab"] / "model_final.pth", str(photo_dir), []
     if case == "missing_checkpoint":
         ckpt = tmp_path / "nope.pth"
     elif case == "unknown_dataset":
         dataset = "no_such_dataset"
-    else:
+    elif case == "negative_num_images":
         extra = ["--num_images", "-1"]
+    elif case == "temperature_of_a_regression_model":
+        extra = ["--temperature", "0.5"]
+    else:
+        ckpt, extra = runs["classification"] / "model_final.pth", ["--temperature", "0.5", "7"]
     code = _load_tool().main(["--model_to_load", str(ckpt), "--dataset", dataset, "--output", str(tmp_path),
                               *extra])
     err = capsys.readouterr().err
@@ -153,7 +180,8 @@ def test_errors_are_one_line_with_exit_code_2(case, runs, photo_dir, tmp_path, c
     lines = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "Traceback" not in err, err
     assert {"missing_checkpoint": "nope.pth", "unknown_dataset": "no_such_dataset",
-            "negative_num_images": "--num_images"}[case] in lines[0]
+            "negative_num_images": "--num_images", "temperature_of_a_regression_model": "MODEL.HEAD classification",
+            "temperature_out_of_range": "--temperature 7"}[case] in lines[0]
     assert not (tmp_path / "metrics.json").exists()
 
 

@@ -18,6 +18,7 @@ from ..errors import UserError
 from ..modeling.efficientnet_lite import LITE_WEIGHTS
 from ..utils.io import check_output_path
 from .common import CommandParser, add_backend_argument, exit_2_on_user_error
+from .inference import TEMPERATURE_RANGE, check_range
 
 DEFAULT_OUTPUT = os.path.join("predictions", "evaluate")
 DEFAULT_PROTOCOL_OUTPUT = os.path.join("predictions", "evaluate_protocol")
@@ -47,6 +48,10 @@ def parse_args(argv=None):
                    help="side of each contact-sheet tile in pixels (default: the models' input size)")
     p.add_argument("--sheet_format", choices=("png", "jpg"), default="png",
                    help="contact_sheet.png (lossless) or contact_sheet.jpg (small enough to keep with a model)")
+    p.add_argument("--temperature", type=float, nargs="+", default=(), metavar="T",
+                   help="read each classification model out at these annealed-mean temperatures, a row each "
+                        f"(\"NAME, T 0.6\"; {TEMPERATURE_RANGE[0]} to {TEMPERATURE_RANGE[1]}; default: the one its "
+                        "config stores); other models are evaluated once")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     add_backend_argument(p)
     p.add_argument("--fid", action="store_true",
@@ -83,7 +88,11 @@ def main(argv=None):
         raise UserError(f"--sheet_columns must be 1 or more, got {args.sheet_columns}")
     if args.sheet_tile is not None and not 32 <= args.sheet_tile <= 1024:
         raise UserError(f"--sheet_tile must be 32 to 1024 pixels, got {args.sheet_tile}")
+    for t in args.temperature:
+        check_range("temperature", t, TEMPERATURE_RANGE)
     if args.protocol:
+        if args.temperature:
+            raise UserError("--temperature goes with --dataset; --protocol reads each model out as its config says")
         if args.feature_distance:
             raise UserError("--feature_distance goes with --dataset, not --protocol (the protocol's table reports FID "
                             "as the papers do)")
@@ -93,7 +102,7 @@ def main(argv=None):
     comparison = compare_checkpoints(args.model_to_load, args.dataset, args.config_file or None, args.device,
                                      args.num_images, backend=args.backend,
                                      fid_weights=(args.fid_weights or "pytorch_fid") if args.fid else None,
-                                     feature_network=args.feature_distance)
+                                     feature_network=args.feature_distance, temperatures=args.temperature)
     paths = write_comparison(comparison, args.output, args.sheet_columns, args.sheet_tile, args.sheet_format)
     print(comparison.markdown())
     for path in paths:

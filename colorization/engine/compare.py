@@ -49,6 +49,7 @@ class Entry:
     checkpoint: str = ""
     kept: list = field(default_factory=list, repr=False)  # evaluate()'s kept images (models only)
     hints_shown: int = 0  # a hint model's kept images hold its prediction with this many hints
+    temperature: float = None  # the annealed-mean temperature it was read out at, when it was set for the comparison
 
     def hint_rows(self):
         """(row label, metrics) for each number of hints the model was evaluated at (one row, its own name, for
@@ -65,6 +66,8 @@ class Entry:
         out = {"name": self.name}
         if self.checkpoint:
             out["checkpoint"] = self.checkpoint
+        if self.temperature is not None:
+            out["temperature"] = self.temperature
         out.update(input_size=self.input_size, color_space=self.color_space, num_images=self.num_images,
                    metrics=self.metrics)
         return out
@@ -193,12 +196,27 @@ def _split_baseline(summary):
     return model, baseline
 
 
+def _rows_to_evaluate(names, checkpoints, colorizers, temperatures):
+    """(row name, checkpoint, colorizer, temperature or None) per row: a classification model once per temperature
+    (named "NAME, T 0.6"), any other model once."""
+    rows = []
+    for name, path, colorizer in zip(names, checkpoints, colorizers):
+        if temperatures and colorizer.model.head.kind == "classification":
+            rows += [(f"{name}, T {t:g}", path, colorizer, t) for t in temperatures]
+        else:
+            rows.append((name, path, colorizer, None))
+    if temperatures and len(rows) == len(checkpoints) and all(t is None for *_, t in rows):
+        raise UserError("--temperature applies to models with MODEL.HEAD classification; none of these has one")
+    return rows
+
+
 def compare_checkpoints(checkpoints, dataset, config_file=None, device="auto", num_images=8, progress=True,
-                        backend="auto", fid_weights=None, feature_network=None):
+                        backend="auto", fid_weights=None, feature_network=None, temperatures=()):
     """Evaluate every checkpoint (or exported .onnx) on `dataset` (catalog name, folder or .zip) through `backend`
     (see Colorizer.from_checkpoint); returns a Comparison. fid_weights: the Inception weights (see
     TEST.FID_WEIGHTS) to add FID, or None; feature_network: an EfficientNet-Lite ("efficientnet_lite0" ..) to add the
-    feature distance, or None."""
+    feature distance, or None; temperatures: annealed-mean temperatures at which each classification model is read
+    out, a row each (empty: the temperature its config stores)."""
     if not checkpoints:
         raise UserError("give at least one checkpoint")
     spec = resolve_dataset(dataset)  # an unknown name fails before any model is loaded
@@ -207,7 +225,9 @@ def compare_checkpoints(checkpoints, dataset, config_file=None, device="auto", n
     data_cfgs, datasets, baselines, models = {}, {}, {}, []
     fid_network = build_fid_network(fid_weights, colorizers[0].device) if fid_weights else None
     lite = build_feature_distance_network(feature_network, colorizers[0].device) if feature_network else None
-    for name, path, colorizer in zip(names, checkpoints, colorizers):
+    for name, path, colorizer, temperature in _rows_to_evaluate(names, checkpoints, colorizers, temperatures):
+        if temperature is not None:
+            colorizer.set_temperature(temperature)
         key = (colorizer.cfg.INPUT.SIZE, colorizer.cfg.INPUT.COLOR_SPACE)
         if key not in datasets:
             data_cfgs[key] = _data_cfg(colorizers[0].cfg, *key)
@@ -231,7 +251,7 @@ def compare_checkpoints(checkpoints, dataset, config_file=None, device="auto", n
         if key not in baselines:
             baselines[key] = Entry(BASELINE_NAME, key[0], key[1], count, baseline)
         models.append(Entry(name, key[0], key[1], count, metrics, checkpoint=path, kept=kept,
-                            hints_shown=display_hint_count(colorizer.cfg.TEST.HINT_COUNTS)))
+                            hints_shown=display_hint_count(colorizer.cfg.TEST.HINT_COUNTS), temperature=temperature))
         logger.info("%s: PSNR %.2f dB, L1 ab %.2f on %d images", name, metrics["psnr"], metrics["l1_ab"], count)
     return Comparison(dataset, spec.source, spec.split, models, list(baselines.values()), feature_network or "")
 
