@@ -38,7 +38,8 @@ def test_onnx_figure_row(photo_dir):
         shares = row[name]["operator_share"]
         assert shares and 0 < sum(shares.values()) <= 1.0 + 1e-6
     assert "QLinearConv" in row["onnxruntime_int8"]["operator_share"]
-    assert "Conv" in row["onnxruntime"]["operator_share"]
+    # The convolutions dominate: "Conv", or "FusedConv" (Conv + ReLU) when the fastest session is the one that fuses.
+    assert max(row["onnxruntime"]["operator_share"].items(), key=lambda kv: kv[1])[0] in ("Conv", "FusedConv")
     for name, key in (("onnxruntime", "x_torch_onnxruntime"), ("onnxruntime_int8", "x_torch_int8")):
         expected = row["torch"]["latency_ms_median"] / row[name]["latency_ms_median"]
         assert math.isclose(row[key], expected, rel_tol=0.01)
