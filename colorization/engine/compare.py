@@ -205,7 +205,7 @@ def _rows_to_evaluate(names, checkpoints, colorizers, temperatures):
             rows += [(f"{name}, T {t:g}", path, colorizer, t) for t in temperatures]
         else:
             rows.append((name, path, colorizer, None))
-    if temperatures and len(rows) == len(checkpoints) and all(t is None for *_, t in rows):
+    if temperatures and all(t is None for *_, t in rows):
         raise UserError("--temperature applies to models with MODEL.HEAD classification; none of these has one")
     return rows
 
