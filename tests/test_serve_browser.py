@@ -2,8 +2,9 @@
 add hint points in chosen colors, move and remove one, wait for each result, check the hue near the remaining point,
 download the result at full size and save the hints as the JSON `colorize --hints` reads.
 
-The model is the shipped hint model, as a user serves it (no training in the test). The check near the blue point asks
-for b lower by 10 and ab closer to the hint's by 10 than without hints, on a validation photo the model never saw;
+The model is the shipped hint model, as a user serves it (no training in the test). The check near the orange point (a
+sunset sky, where the model alone paints it blue) asks for b higher by 10 and ab closer to the hint's by 10 than
+without hints, on a validation photo the model never saw;
 the green point checks the page's handling of points (moving, removing), not the model."""
 import glob
 import json
@@ -28,16 +29,17 @@ from conftest import REPO, SAMPLE_ZIP
 pytestmark = pytest.mark.browser
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 PHOTO = "gcompris-qt-data__details_TajMahal.jpg"
-# Where the test clicks (fractions of the photo's width and height): the sky, which it hints blue, and a lawn, where
+# Where the test clicks (fractions of the photo's width and height): the sky, which it hints orange (a sunset), and a lawn, where
 # it adds a green point, drags it and removes it again.
 SKY, LAWN, LAWN_MOVED = (0.15, 0.15), (0.8, 0.88), (0.55, 0.9)
-BLUE, GREEN = "#2050ff", "#30a030"
+ORANGE, GREEN = "#ff8c1a", "#30a030"
 PATCH = 5
 
 
-# The shipped hint model (trained on the training splits only): the page is tested with what a user gets.
-HINT_MODEL = os.path.join(REPO, "models", "landscape_train", "basic_LAB_hints.pth")
-HINT_MODEL_NAME = "basic_LAB_hints"
+# The shipped hint model README serves (trained on the training splits only): the page is tested with what a user
+# gets, a classification head included (its temperature slider and suggested colors are shown).
+HINT_MODEL = os.path.join(REPO, "models", "landscape_train", "effnet_lite0_unet_LAB_cls_hints.pth")
+HINT_MODEL_NAME = "effnet_lite0_unet_LAB_cls_hints"
 
 
 @pytest.fixture(scope="module")
@@ -193,13 +195,13 @@ def test_the_page_colorizes_with_hints_and_downloads_the_result(browser, held_ou
         assert patch.get_attribute("value") == str(PATCH)
 
         gray = driver.find_element("id", "gray")
-        _set_color(driver, BLUE)  # no point yet: the color of the next one
+        _set_color(driver, ORANGE)  # no point yet: the color of the next one
         _then_render(driver, lambda: ActionChains(driver).move_to_element_with_offset(gray, *_photo_offset(gray, *SKY))
                      .click().perform())
         _then_render(driver, lambda: ActionChains(driver).move_to_element_with_offset(gray, *_photo_offset(gray, *LAWN))
                      .click().perform())
         _then_render(driver, lambda: _set_color(driver, GREEN))  # the picker recolors the selected point: the new one
-        assert [c for _, _, c in _hint_points(driver)] == [BLUE, GREEN]
+        assert [c for _, _, c in _hint_points(driver)] == [ORANGE, GREEN]
         assert _near(_hint_points(driver), *SKY, width, height) and _near(_hint_points(driver), *LAWN, width, height)
 
         lawn_marker = driver.find_elements("css selector", "#side .stage[data-stage='gray'] .marker")[1]
@@ -211,7 +213,7 @@ def test_the_page_colorizes_with_hints_and_downloads_the_result(browser, held_ou
         lawn_marker = driver.find_elements("css selector", "#side .stage[data-stage='gray'] .marker")[1]
         _then_render(driver, lambda: ActionChains(driver).double_click(lawn_marker).perform())
         points = _hint_points(driver)
-        assert len(points) == 1 and points[0][2] == BLUE, points  # removed; the sky point stays
+        assert len(points) == 1 and points[0][2] == ORANGE, points  # removed; the sky point stays
         x, y, _ = points[0]
 
         driver.find_element("id", "download").click()
@@ -229,12 +231,13 @@ def test_the_page_colorizes_with_hints_and_downloads_the_result(browser, held_ou
 
     result = cv2.cvtColor(cv2.imread(found[0]), cv2.COLOR_BGR2RGB)
     assert result.shape[:2] == (height, width)  # full size: the photo's own
-    # The blue hint pulls the color near its point towards its own: b clearly lower, ab clearly closer to the hint's.
-    near, near_without, target = _ab_near(result, x, y), _ab_near(without, x, y), _ab(BLUE)
-    assert near[1] < near_without[1] - 10, (near, near_without)
+    # The orange hint pulls the color near its point towards its own: b clearly higher (yellower), ab clearly closer to
+    # the hint's.
+    near, near_without, target = _ab_near(result, x, y), _ab_near(without, x, y), _ab(ORANGE)
+    assert near[1] > near_without[1] + 10, (near, near_without)
     assert np.linalg.norm(near - target) < np.linalg.norm(near_without - target) - 10, (near, near_without, target)
 
     saved_hints = json.loads(open(saved[0]).read())
-    assert saved_hints == {"points": [{"x": x, "y": y, "color": BLUE}], "size": PATCH}
+    assert saved_hints == {"points": [{"x": x, "y": y, "color": ORANGE}], "size": PATCH}
     parsed = hints_from_json(saved_hints, width, height)  # what `colorize --hints` reads
     assert parsed.points[0][:2] == (x, y) and parsed.size == PATCH

@@ -279,9 +279,14 @@ class PreparedPhoto:
         return self.lab.nbytes + self.net_input.nbytes
 
 
+MIN_SUGGESTED_MASS = 0.01
+
+
 def distribution_modes(probs, bins, top):
     """Local maxima of a distribution over ab bins (no neighbour within one grid step is more likely), each with the
-    mass of the bins around it, most massive first: [{"ab": [a, b], "probability": p}]."""
+    mass of the bins around it, most massive first: [{"ab": [a, b], "probability": p}]. A mode under
+    MIN_SUGGESTED_MASS is no suggestion (the flat, near-zero tail of a confident distribution is full of "maxima");
+    the most massive mode is always given."""
     distance = torch.cdist(bins, bins)
     step = float(distance[distance > 0].min()) if len(bins) > 1 else 1.0
     near = distance <= step * 1.5  # the 8 grid neighbours and the bin itself
@@ -289,6 +294,7 @@ def distribution_modes(probs, bins, top):
     modes = torch.nonzero(probs >= neighbour_max).flatten()
     mass = (near[modes].float() * probs[None, :]).sum(dim=1)
     order = torch.argsort(mass, descending=True)[:top]
+    order = order[:1].tolist() + [i for i in order[1:].tolist() if mass[i] >= MIN_SUGGESTED_MASS]
     return [{"ab": [round(float(v), 1) for v in bins[modes[i]]], "probability": round(float(mass[i]), 4)}
             for i in order]
 
