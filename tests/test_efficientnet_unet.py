@@ -37,6 +37,16 @@ def test_forward_backward_reaches_every_parameter(hints):
     assert build_model(_cfg("MODEL.HEAD", "classification"))(torch.randn(2, 1, 64, 64)).shape[-2:] == (16, 16)
 
 
+@pytest.mark.parametrize("arch", ["efficientnet_lite0_unet", "efficientnet_lite2_unet", "ddcolor"])
+def test_sides_that_are_not_a_multiple_of_32_are_refused_when_the_config_loads(arch):
+    """The networks that declare a side multiple (the encoder's coarsest stride) refuse any other INPUT.SIZE, by key
+    and with the multiple; the ONNX graph declares the same (tests/test_shipped_models.py exports one)."""
+    from colorization.errors import UserError
+    with pytest.raises(UserError, match=rf"config key INPUT.SIZE is 200; MODEL.ARCH '{arch}' needs a multiple of 32"):
+        load_cfg(None, ["MODEL.ARCH", arch, "INPUT.SIZE", "200"])
+    assert load_cfg(None, ["MODEL.ARCH", arch, "INPUT.SIZE", "224"]).INPUT.SIZE == 224
+
+
 def test_quick_config_trains_from_the_packaged_weights(photo_dir, tmp_path):
     photos = copy_photos(photo_dir, tmp_path / "photos", 4)
     out = tmp_path / "run"

@@ -3,12 +3,14 @@ import os
 import re
 
 import cv2
+import onnx
 import pytest
 import torch
 
 from colorization.checkpoint import load_model
 from colorization.data.image_io import read_image_file
 from colorization.deploy.onnx_export import export_onnx, save_onnx
+from colorization.deploy.onnx_format import read_metadata
 from colorization.engine.compare import compare_checkpoints
 from colorization.engine.colorizer import Colorizer
 
@@ -92,5 +94,9 @@ def test_the_efficientnet_model_runs_through_onnxruntime_as_in_pytorch(photo_pat
     cfg, model = load_model(os.path.join(MODELS_DIR, "effnet_lite0_unet_LAB_hints.pth"))
     path = str(tmp_path / "effnet.onnx")
     save_onnx(export_onnx(model, cfg), path)
+    proto = onnx.load(path)
+    graph_sides = [d.dim_param for d in proto.graph.input[0].type.tensor_type.shape.dim[2:]]
+    assert all(d.startswith("32*") for d in graph_sides), graph_sides  # declared multiples of 32: a faster export
+    assert "multiple of 32" in read_metadata({p.key: p.value for p in proto.metadata_props})["sizes"]
     torch_c = Colorizer(model, cfg, torch.device("cpu"))
     assert_onnxruntime_gives_pytorchs_output(torch_c, Colorizer.from_checkpoint(path), read_image_file(photo_path))

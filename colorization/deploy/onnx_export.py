@@ -109,7 +109,7 @@ def export_onnx(model, cfg, phase_convolutions=False):
     proto.producer_name = "colorization"
     proto.doc_string = (f"colorization {cfg.MODEL.ARCH} ({cfg.MODEL.HEAD} head, {cfg.INPUT.COLOR_SPACE}); "
                         f"inputs {', '.join(inputs)}: see the metadata")
-    onnx.helper.set_model_props(proto, fmt.metadata(cfg, model.head))
+    onnx.helper.set_model_props(proto, fmt.metadata(cfg, model.head, side_multiple=model.side_multiple))
     onnx.checker.check_model(proto)
     return proto
 

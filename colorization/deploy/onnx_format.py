@@ -41,18 +41,20 @@ def output_names(color_space, head_kind):
     return [output_name(color_space)] + ([LOGITS] if head_kind == "classification" else [])
 
 
-def accepted_sizes(arch):
+def accepted_sizes(arch, side_multiple=1):
     """What the exported network takes, in words (stored in the file and shown by docs/deploy.md)."""
-    return (f"float32, batch and height and width free (each side at least {MIN_SIDE}); {arch} at the config's "
-            f"INPUT.SIZE is what it was trained on")
+    sides = (f"each side at least {MIN_SIDE}" if side_multiple == 1 else
+             f"each side a multiple of {side_multiple}, at least {max(side_multiple, MIN_SIDE)}")
+    return (f"float32, batch and height and width free ({sides}); {arch} at the config's INPUT.SIZE is what it was "
+            f"trained on")
 
 
-def metadata(cfg, head, precision="float32"):
+def metadata(cfg, head, precision="float32", side_multiple=1):
     """The metadata_props of an exported model, as a dict of strings: what a checkpoint records (format, config,
     color constants), the ONNX layout's own version, the head's bins and default temperature."""
     meta = {"onnx_format": str(ONNX_FORMAT), "checkpoint_format": str(CHECKPOINT_FORMAT), "cfg": cfg.dump(),
             "color": json.dumps(color_constants(cfg.INPUT.COLOR_SPACE)), "head": head.kind,
-            "precision": precision, "sizes": accepted_sizes(cfg.MODEL.ARCH)}
+            "precision": precision, "sizes": accepted_sizes(cfg.MODEL.ARCH, side_multiple)}
     if head.kind == "classification":
         meta["bins"] = json.dumps([[round(float(v), 6) for v in b] for b in head.bins.cpu()])
         meta["temperature"] = repr(float(head.temperature))

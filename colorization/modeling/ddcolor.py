@@ -257,13 +257,10 @@ DDCOLOR_ENCODER_OF = {"ddcolor_paper": "convnext-l", "ddcolor_modelscope": "conv
 
 @register_check
 def check_ddcolor_config(cfg):
-    """DDColor's rules, checked when a config loads: sides the pixel decoder can take, and published weights that fit
-    the encoder."""
+    """DDColor's rules, checked when a config loads (the sides it takes are the registry's check): widths that fit
+    together, and published weights that fit the encoder."""
     if cfg.MODEL.ARCH != "ddcolor":
         return
-    if cfg.INPUT.SIZE % DDColor.side_multiple:
-        raise UserError(f"config key INPUT.SIZE is {cfg.INPUT.SIZE}; MODEL.ARCH 'ddcolor' needs a multiple of "
-                        f"{DDColor.side_multiple}")
     d = cfg.MODEL.DDCOLOR
     if d.HIDDEN_DIM * 2 != d.DECODER_WIDTH:  # each query's embedding meets the full-resolution features (width / 2)
         raise UserError(f"config key MODEL.DDCOLOR.HIDDEN_DIM is {d.HIDDEN_DIM}; it must be half of "
@@ -295,7 +292,7 @@ def add_ddcolor_config(C):
 
 
 @register_model("ddcolor", color_spaces=("LAB",), weights=DDCOLOR_WEIGHTS, hints="optional",
-                official_optional=("hint_conv.",), config=add_ddcolor_config)
+                official_optional=("hint_conv.",), config=add_ddcolor_config, side_multiple=DDColor.side_multiple)
 def build_ddcolor(cfg, out_channels, classification):
     if classification:
         raise UserError("MODEL.ARCH 'ddcolor' regresses ab; config key MODEL.HEAD must be 'regression'")

@@ -48,7 +48,9 @@ class ModelEntry:
     official_optional: key prefixes of the network that a whole-network official file may lack (a zero-initialised
     hint branch, which then keeps its initial weights). initial_bins(): the ab bins a classification head over this
     network starts with when the network fixes them (its own class grid); None: the config's color prior or the gamut
-    bins. config: the function declaring the network's own keys (add_config), None when it has none."""
+    bins. config: the function declaring the network's own keys (add_config), None when it has none. side_multiple:
+    each side of the network's input must be a multiple of this (INPUT.SIZE is checked; the exported ONNX graph
+    declares it)."""
     name: str
     builder: Callable
     color_spaces: Tuple[str, ...] = ("LAB", "RGB")
@@ -60,6 +62,7 @@ class ModelEntry:
     initial_bins: Optional[Callable] = None
     config: Optional[Callable] = None
     official_optional: Tuple[str, ...] = ()
+    side_multiple: int = 1
 
     def official_target(self, spec):
         """(submodule, unused key prefixes of the file, optional key prefixes of the submodule) for the
@@ -74,7 +77,7 @@ class ModelEntry:
 
 def register_model(name, color_spaces=("LAB", "RGB"), weights=None, bins_from_official=None, hints="never",
                    pretrained_module="", pretrained_unused=(), initial_bins=None, config=None,
-                   official_optional=()):
+                   official_optional=(), side_multiple=1):
     """Decorator registering a network builder under `name`, with its rules, published weights and config keys
     (the ModelEntry fields)."""
     if hints not in ("never", "optional", "always"):
@@ -85,7 +88,7 @@ def register_model(name, color_spaces=("LAB", "RGB"), weights=None, bins_from_of
             raise ValueError(f"model {name!r} is registered twice")
         MODEL_REGISTRY[name] = ModelEntry(name, builder, tuple(color_spaces), dict(weights or {}),
                                           bins_from_official, hints, pretrained_module, tuple(pretrained_unused),
-                                          initial_bins, config, tuple(official_optional))
+                                          initial_bins, config, tuple(official_optional), side_multiple)
         if config is not None:
             add_config(config)
         return builder
@@ -120,6 +123,9 @@ def check_model_config(cfg):
     if cfg.MODEL.HINTS and cfg.INPUT.COLOR_SPACE != "LAB":
         raise UserError(f"config key MODEL.HINTS is True: hints are ab colors and need INPUT.COLOR_SPACE 'LAB', "
                         f"not {cfg.INPUT.COLOR_SPACE!r}")
+    if cfg.INPUT.SIZE % entry.side_multiple:
+        raise UserError(f"config key INPUT.SIZE is {cfg.INPUT.SIZE}; MODEL.ARCH {entry.name!r} needs a multiple of "
+                        f"{entry.side_multiple}")
     if cfg.INPUT.KEEP_ASPECT and takes_hints(cfg):
         raise UserError("config key INPUT.KEEP_ASPECT is True, but hint models see their photo square (the hint "
                         "grid is INPUT.SIZE x INPUT.SIZE); set it to False")
