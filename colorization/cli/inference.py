@@ -183,7 +183,8 @@ def main(argv=None):
         colorizer.set_temperature(args.temperature)
     if (args.hints or args.hint_image) and not colorizer.takes_hints:
         raise UserError(f"{args.model_to_load} takes no hints (MODEL.ARCH {colorizer.cfg.MODEL.ARCH}, "
-                        f"MODEL.HINTS False); use a hint model such as models/landscape_train/basic_LAB_hints.pth")
+                        f"MODEL.HINTS False); use a hint model such as "
+                        "models/landscape_train/effnet_lite0_unet_LAB_cls_hints.pth")
     if args.suggest:
         print_suggestions(colorizer, read_photo(inputs[0]), args)
         return 0

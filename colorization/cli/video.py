@@ -99,7 +99,8 @@ def load_colorizer(args):
         colorizer.set_temperature(args.temperature)
     if args.hints and not colorizer.takes_hints:
         raise UserError(f"{args.model_to_load} takes no hints (MODEL.ARCH {colorizer.cfg.MODEL.ARCH}, "
-                        f"MODEL.HINTS False); use a hint model such as models/landscape_train/basic_LAB_hints.pth")
+                        f"MODEL.HINTS False); use a hint model such as "
+                        "models/landscape_train/effnet_lite0_unet_LAB_cls_hints.pth")
     return colorizer
 
 
