@@ -157,6 +157,13 @@ def check_output(output, single):
     check_output_path(output, "--output")
 
 
+def check_takes_hints(colorizer, model_path):
+    """Hints were given: the model must take them (colorize and colorization-video say the same)."""
+    if not colorizer.takes_hints:
+        raise UserError(f"{model_path} takes no hints (MODEL.ARCH {colorizer.cfg.MODEL.ARCH}, MODEL.HINTS False); "
+                        "use a hint model such as models/landscape_train/effnet_lite0_unet_LAB_cls_hints.pth")
+
+
 @exit_2_on_user_error
 def main(argv=None):
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
@@ -181,10 +188,8 @@ def main(argv=None):
     colorizer = Colorizer.from_checkpoint(args.model_to_load, args.config_file or None, device, args.backend)
     if args.temperature is not None:
         colorizer.set_temperature(args.temperature)
-    if (args.hints or args.hint_image) and not colorizer.takes_hints:
-        raise UserError(f"{args.model_to_load} takes no hints (MODEL.ARCH {colorizer.cfg.MODEL.ARCH}, "
-                        f"MODEL.HINTS False); use a hint model such as "
-                        "models/landscape_train/effnet_lite0_unet_LAB_cls_hints.pth")
+    if args.hints or args.hint_image:
+        check_takes_hints(colorizer, args.model_to_load)
     if args.suggest:
         print_suggestions(colorizer, read_photo(inputs[0]), args)
         return 0

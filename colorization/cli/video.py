@@ -24,7 +24,7 @@ from ..video.pipeline import DEFAULT_BATCH
 from ..video.stability import DEFAULT_STABILITY
 from ..video.writing import CRF_RANGE, DEFAULT_CRF, DEFAULT_PRESET, X264_PRESETS, output_kind
 from .common import CommandParser, add_backend_argument, exit_2_on_user_error
-from .inference import BRIGHTNESS_RANGE, SATURATION_RANGE, TEMPERATURE_RANGE, check_range
+from .inference import BRIGHTNESS_RANGE, SATURATION_RANGE, TEMPERATURE_RANGE, check_range, check_takes_hints
 
 DEFAULT_OUTPUT = os.path.join("predictions", "video")
 STABILITY_RANGE = (0.0, 1.0)
@@ -97,10 +97,8 @@ def load_colorizer(args):
     colorizer = Colorizer.from_checkpoint(args.model_to_load, args.config_file or None, args.device, args.backend)
     if args.temperature is not None:
         colorizer.set_temperature(args.temperature)
-    if args.hints and not colorizer.takes_hints:
-        raise UserError(f"{args.model_to_load} takes no hints (MODEL.ARCH {colorizer.cfg.MODEL.ARCH}, "
-                        f"MODEL.HINTS False); use a hint model such as "
-                        "models/landscape_train/effnet_lite0_unet_LAB_cls_hints.pth")
+    if args.hints:
+        check_takes_hints(colorizer, args.model_to_load)
     return colorizer
 
 
