@@ -38,8 +38,10 @@ def test_onnx_figure_row(photo_dir):
         shares = row[name]["operator_share"]
         assert shares and 0 < sum(shares.values()) <= 1.0 + 1e-6
     assert "QLinearConv" in row["onnxruntime_int8"]["operator_share"]
-    # The convolutions dominate: "Conv", or "FusedConv" (Conv + ReLU) when the fastest session is the one that fuses.
-    assert max(row["onnxruntime"]["operator_share"].items(), key=lambda kv: kv[1])[0] in ("Conv", "FusedConv")
+    # The profile names the network's operators: its convolutions as "Conv", or "FusedConv" (Conv + ReLU) when the
+    # fastest session is the one that fuses. (Which operator takes the largest share is a figure: on this small
+    # network a busy machine has put Concat first.)
+    assert {"Conv", "FusedConv"} & set(row["onnxruntime"]["operator_share"])
     for name, key in (("onnxruntime", "x_torch_onnxruntime"), ("onnxruntime_int8", "x_torch_int8")):
         expected = row["torch"]["latency_ms_median"] / row[name]["latency_ms_median"]
         assert math.isclose(row[key], expected, rel_tol=0.01)

@@ -72,8 +72,8 @@ def test_export_colorize_and_evaluate_through_onnxruntime(exported_basic, photo_
                                  config, "--output", tmp_path / "eccv16.onnx"),
         "official": _tool("inference.py", "--img_path", photo_path, "--model_to_load", tmp_path / "eccv16.onnx",
                           "--temperature", "0.2", "--output", out["official"]),
-        "evaluate": _tool("evaluate.py", "--model_to_load", BASIC_LAB, "--backend", "onnxruntime", "--dataset",
-                          "landscape_val", "--num_images", "0", "--output", tmp_path / "evaluate"),
+        "evaluate": _tool("evaluate.py", "--model_to_load", exported_basic, "--dataset", "landscape_val",
+                          "--num_images", "0", "--output", tmp_path / "evaluate"),
     }, tmp_path)
     for name, result in results.items():
         assert result["returncode"] == 0, (name, result["stderr"][-3000:])

@@ -13,7 +13,7 @@ from ..data.color import AB_SCALE
 from ..utils.io import atomic_write
 from ..utils.optional import require as require_optional
 from . import onnx_format as fmt
-from .graph_rewrites import with_phase_convolutions
+from .graph_rewrites import fold_batch_norms, with_phase_convolutions
 
 MAX_SIDE = 8192  # largest side of the exported graph's input
 INSTALL_HINT = "pip install -e \".[onnx]\" (from a checkout; or pip install onnx onnxscript onnxruntime)"
@@ -91,12 +91,14 @@ def _side(name, multiple):
 
 def export_onnx(model, cfg, phase_convolutions=False):
     """The onnx.ModelProto of `model` (built for `cfg`; put in eval mode on the CPU, float32): checked by
-    onnx.checker, its metadata the config, color constants and bins. phase_convolutions: the stride-2 transposed
+    onnx.checker, its metadata the config, color constants and bins; BatchNorms after convolutions are merged into
+    them (graph_rewrites.fold_batch_norms, the same numbers). phase_convolutions: the stride-2 transposed
     convolutions become plain ones (graph_rewrites, the same numbers): slower in float32 on this CPU, faster once
     quantised, where they run as int8 too (onnxruntime has no int8 transposed convolution); for the int8 variant."""
     onnx, _ = require("onnx", "onnxscript")
     model = model.float().cpu().eval()
-    wrapper = ExportedColorizer(with_phase_convolutions(model) if phase_convolutions else model).eval()
+    folded = fold_batch_norms(model)
+    wrapper = ExportedColorizer(with_phase_convolutions(folded) if phase_convolutions else folded).eval()
     inputs = _example_inputs(model, max(cfg.INPUT.SIZE, fmt.MIN_SIDE))
     batch = torch.export.Dim("batch", min=1, max=1024)
     height, width = (_side(name, model.side_multiple) for name in ("height", "width"))

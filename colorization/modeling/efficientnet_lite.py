@@ -58,12 +58,17 @@ def round_channels(channels, width):
 
 class SameConv2d(nn.Conv2d):
     """A convolution padded as TensorFlow's "SAME" (the files were trained so): where the stride is 2 the extra
-    padding goes right and below, which a symmetric PyTorch padding would shift by a pixel."""
+    padding goes right and below, which a symmetric PyTorch padding would shift by a pixel. At stride 1 (odd
+    kernels) "SAME" is PyTorch's symmetric padding, set once: no padding arithmetic per call (for the exporter's
+    shape tracing, a third fewer operators to reason about)."""
 
     def __init__(self, cin, cout, kernel, stride=1, groups=1):
-        super().__init__(cin, cout, kernel, stride, 0, groups=groups, bias=False)
+        super().__init__(cin, cout, kernel, stride, (kernel - 1) // 2 if stride == 1 else 0, groups=groups,
+                         bias=False)
 
     def forward(self, x):
+        if self.stride[0] == 1:
+            return super().forward(x)
         pads = []
         stride, kernel = self.stride[0], self.kernel_size[0]
         for size in (x.shape[-1], x.shape[-2]):
@@ -93,6 +98,9 @@ class MBConv(nn.Module):
         self._project_conv = SameConv2d(mid, cout, 1)
         self._bn2 = _bn(cout)
         self.residual = stride == 1 and cin == cout
+        # bn(conv(x)) in forward: merged at export (deploy.graph_rewrites.fold_batch_norms)
+        self.conv_bn_pairs = ((("_expand_conv", "_bn0"),) if expansion != 1 else ()) + (
+            ("_depthwise_conv", "_bn1"), ("_project_conv", "_bn2"))
 
     def forward(self, x):
         out = x
@@ -125,6 +133,7 @@ class EfficientNetLite(nn.Module):
         self._blocks = nn.ModuleList(blocks)
         self._conv_head = SameConv2d(cin, _HEAD, 1)
         self._bn1 = _bn(_HEAD)
+        self.conv_bn_pairs = (("_conv_head", "_bn1"),)  # not the stem's: stem_extra comes between
         self.channels = [self._blocks[self.stage_ends[s]]._bn2.num_features for s in _SKIP_STAGES] + [_HEAD]
         if num_classes:
             self._fc = nn.Linear(_HEAD, num_classes)

@@ -32,6 +32,8 @@ class BasicBlock(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.downsample = _shortcut(cin, width * self.expansion, stride)
 
+    conv_bn_pairs = (("conv1", "bn1"), ("conv2", "bn2"))  # bn(conv(x)): merged at export
+
     def forward(self, x):
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
@@ -52,6 +54,8 @@ class Bottleneck(nn.Module):
         self.bn3 = _bn(width * self.expansion)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = _shortcut(cin, width * self.expansion, stride)
+
+    conv_bn_pairs = (("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3"))  # bn(conv(x)): merged at export
 
     def forward(self, x):
         out = self.relu(self.bn1(self.conv1(x)))
