@@ -74,6 +74,17 @@ def photo_path(photo_dir):
     return str(sorted(photo_dir.iterdir())[0])
 
 
+@pytest.fixture(scope="session")
+def exported_basic(tmp_path_factory):
+    """The shipped basic_LAB.pth as colorization-export --format onnx writes it, exported once per test worker (an
+    export takes seconds) for the tests that run a .onnx file."""
+    from colorization.cli import export_model
+    path = tmp_path_factory.mktemp("exported") / "basic_LAB.onnx"
+    checkpoint = os.path.join(REPO, "models", "landscape_train", "basic_LAB.pth")
+    assert export_model.main(["--format", "onnx", "--checkpoint", checkpoint, "--output", str(path)]) == 0
+    return path
+
+
 def run_tool(*args, cwd=None, env=None, timeout=600):
     """Run tools/<script> in a subprocess; returns CompletedProcess with text output."""
     script, rest = args[0], [str(a) for a in args[1:]]

@@ -34,14 +34,6 @@ def _error_line(result):
     return lines[0]
 
 
-@pytest.fixture(scope="module")
-def exported_basic(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("cli_onnx")
-    path = folder / "basic_LAB.onnx"
-    assert export_model.main(["--format", "onnx", "--checkpoint", BASIC_LAB, "--output", str(path)]) == 0
-    return path
-
-
 def _foreign_graph(path, metadata=None):
     """A valid ONNX model of another kind (an image classifier's input), optionally under copied metadata."""
     x = onnx.helper.make_tensor_value_info("image", onnx.TensorProto.FLOAT, [1, 3, 224, 224])

@@ -79,7 +79,7 @@ def clips(tmp_path_factory, photo_dir):
 
 
 @pytest.fixture(scope="module")
-def runs(clips, tmp_path_factory):
+def runs(clips, exported_basic, tmp_path_factory):
     """The successful and damaged runs of the command, in one Python process."""
     out = tmp_path_factory.mktemp("out")
     cases = {
@@ -88,7 +88,7 @@ def runs(clips, tmp_path_factory):
         "pan_torch_frames": ["--video", clips / "pan_cut.mp4", "--output", str(out / "pan_torch") + "/",
                              "--stability", "0"],
         "pan_onnxruntime": ["--video", clips / "pan_cut.mp4", "--output", str(out / "pan_ort") + "/",
-                            "--stability", "0", "--backend", "onnxruntime"],
+                            "--stability", "0", "--model_to_load", exported_basic],  # run by onnxruntime
         "vfr": ["--video", clips / "vfr.mkv", "--output", out / "vfr.mp4", "--saturation", "1.5"],
         "avi_to_mp4": ["--video", clips / "camera.avi", "--output", out / "avi.mp4", "--crf", "30"],
         "avi_to_mkv": ["--video", clips / "camera.avi", "--output", out / "avi.mkv", "--preset", "ultrafast"],
@@ -100,7 +100,8 @@ def runs(clips, tmp_path_factory):
         "mov": ["--video", clips / "clip.mov", "--output", out / "mov.mov"],
     }
     results = run_tools_in_one_process(
-        {name: [TOOL, "--model_to_load", MODEL, *argv] for name, argv in cases.items()}, out)
+        {name: [TOOL, *([] if "--model_to_load" in argv else ["--model_to_load", MODEL]), *argv]
+         for name, argv in cases.items()}, out)
     return out, results
 
 
@@ -147,8 +148,8 @@ def test_stability_lowers_the_flicker_of_a_pan(runs):
 
 @pytest.mark.slow
 def test_the_onnxruntime_backend_gives_the_same_film(runs):
-    """--backend onnxruntime: the checkpoint exported in memory colorizes the same frames as PyTorch (PNG frames,
-    within a level of 8-bit rounding) and the flicker figures agree."""
+    """The model exported to ONNX (run by onnxruntime) colorizes the same frames as the checkpoint in PyTorch (PNG
+    frames, within a level of 8-bit rounding) and the flicker figures agree."""
     out, results = runs
     _ok(results["pan_torch_frames"])
     _ok(results["pan_onnxruntime"])
