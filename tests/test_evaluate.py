@@ -7,7 +7,7 @@ import os
 import cv2
 import pytest
 
-from conftest import REPO, run_tool
+from conftest import REPO, run_tool, run_tools_in_one_process
 
 QUICK_CONFIGS = {"lab": "basic_LAB_quick.yaml", "rgb": "basic_RGB_quick.yaml",
                  "classification": "basic_classification_quick.yaml"}
@@ -25,17 +25,18 @@ def _load_tool():
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, photo_dir):
-    """One epoch of each quick config, trained and validated on the 12 photos (one batch: seconds on a CPU)."""
+    """One epoch of each quick config, trained and validated on the 12 photos (one batch: seconds on a CPU; the
+    three runs one after the other in one Python process)."""
     root = tmp_path_factory.mktemp("runs")
     data = f"('{photo_dir}',)"
-    out = {}
-    for name, config in QUICK_CONFIGS.items():
-        result = run_tool("train.py", "--config-file", os.path.join(REPO, "configs", "quick", config),
-                          "OUTPUT_DIR", root / name, "PREDICTIONS_DIR", root / "preds", "SOLVER.MAX_EPOCHS", "1",
-                          "DATASETS.TRAIN", data, "DATASETS.TEST", data)
-        assert result.returncode == 0, result.stderr[-3000:]
-        out[name] = root / name
-    return out
+    train = os.path.join(REPO, "tools", "train.py")
+    cases = {name: [train, "--config-file", os.path.join(REPO, "configs", "quick", config), "OUTPUT_DIR",
+                    root / name, "PREDICTIONS_DIR", root / "preds", "SOLVER.MAX_EPOCHS", "1", "DATASETS.TRAIN",
+                    data, "DATASETS.TEST", data]
+             for name, config in QUICK_CONFIGS.items()}
+    for name, result in run_tools_in_one_process(cases, root).items():
+        assert result["returncode"] == 0, (name, result["stderr"][-3000:])
+    return {name: root / name for name in cases}
 
 
 @pytest.fixture(scope="module")
