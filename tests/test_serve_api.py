@@ -422,17 +422,28 @@ def test_the_command_serves_the_page_and_stops_on_ctrl_c(tmp_path):
         proc.wait()
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--model_to_load", "missing.pth"], ["--model_to_load", "missing.pth"]),
-    (["--model_to_load", SHIPPED_LAB, "--port", "70000"], ["--port 70000"]),
-    (["--model_to_load", SHIPPED_LAB, "--max-upload-mb", "0"], ["--max-upload-mb"]),
-    (["--port", "8000"], ["--model_to_load"]),
-])
-def test_command_mistakes_are_one_error_line(tmp_path, args, words):
-    result = run_tool("serve.py", *args, cwd=tmp_path, timeout=120)
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+COMMAND_MISTAKES = {  # name -> (arguments, words the error names)
+    "missing_model": (["--model_to_load", "missing.pth"], ["--model_to_load", "missing.pth"]),
+    "port": (["--model_to_load", SHIPPED_LAB, "--port", "70000"], ["--port 70000"]),
+    "upload_limit": (["--model_to_load", SHIPPED_LAB, "--max-upload-mb", "0"], ["--max-upload-mb"]),
+    "no_model": (["--port", "8000"], ["--model_to_load"]),
+}
+
+
+@pytest.fixture(scope="module")
+def mistakes(tmp_path_factory):
+    """The command's answers to COMMAND_MISTAKES, run one after the other in one Python process."""
+    serve = os.path.join(REPO, "tools", "serve.py")
+    return run_tools_in_one_process({name: [serve, *args] for name, (args, _) in COMMAND_MISTAKES.items()},
+                                    tmp_path_factory.mktemp("mistakes"))
+
+
+@pytest.mark.parametrize("name", sorted(COMMAND_MISTAKES))
+def test_command_mistakes_are_one_error_line(mistakes, name):
+    result, words = mistakes[name], COMMAND_MISTAKES[name][1]
+    assert result["returncode"] == 2
+    lines = result["stderr"].strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result["stderr"]
     assert all(w in lines[0] for w in words), lines[0]
 
 
