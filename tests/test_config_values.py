@@ -9,7 +9,7 @@ from colorization.config import cfg_from_yaml_string, config_rules, default_tree
 from colorization.config.schema import Float, Floats, Int, Section, _Number, _Sequence
 from colorization.errors import UserError
 
-from conftest import REPO, run_tool
+from conftest import REPO, run_tools_in_one_process
 from test_config import leaf_keys
 
 
@@ -231,15 +231,29 @@ def test_a_stored_config_is_checked_too():
 QUICK = os.path.join(REPO, "configs", "quick", "basic_LAB_quick.yaml")
 
 
-@pytest.mark.parametrize("key,value", [("SOLVER.BASE_LR", "-1.0"), ("SOLVER.WEIGHT_DECAY", "-0.5"),
-                                       ("DATALOADER.NUM_WORKERS", "-1"), ("MODEL.SYNC_BN", "maybe")])
-def test_train_names_the_bad_key_on_one_error_line(tmp_path, key, value):
-    proc = run_tool("train.py", "--config-file", QUICK, key, value, "OUTPUT_DIR", tmp_path / "run", timeout=120)
-    assert proc.returncode == 2, proc.stderr
-    assert "Traceback" not in proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and f"config key {key} is " in lines[0], proc.stderr
-    assert not (tmp_path / "run").exists()
+BAD_VALUES = {"SOLVER.BASE_LR": "-1.0", "SOLVER.WEIGHT_DECAY": "-0.5", "DATALOADER.NUM_WORKERS": "-1",
+              "MODEL.SYNC_BN": "maybe"}
+
+
+@pytest.fixture(scope="module")
+def bad_value_runs(tmp_path_factory):
+    """key -> (tools/train.py's answer to a bad value of it, its OUTPUT_DIR); the runs one after the other in one
+    Python process."""
+    root = tmp_path_factory.mktemp("bad_values")
+    train = os.path.join(REPO, "tools", "train.py")
+    results = run_tools_in_one_process({key: [train, "--config-file", QUICK, key, value, "OUTPUT_DIR", root / key]
+                                        for key, value in BAD_VALUES.items()}, root)
+    return {key: (results[key], root / key) for key in BAD_VALUES}
+
+
+@pytest.mark.parametrize("key", sorted(BAD_VALUES))
+def test_train_names_the_bad_key_on_one_error_line(bad_value_runs, key):
+    result, run = bad_value_runs[key]
+    assert result["returncode"] == 2, result["stderr"]
+    assert "Traceback" not in result["stderr"]
+    lines = result["stderr"].strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and f"config key {key} is " in lines[0], lines
+    assert not run.exists()
 
 
 @pytest.mark.parametrize("shorthand,l1,l2", [("L1", 1.0, 0.0), ("L2", 0.0, 1.0)])
