@@ -1,12 +1,13 @@
 """End to end, as a user runs it: tools/train.py on a quick config, --resume, then tools/inference.py."""
 import json
 import os
+import shutil
 
 import cv2
 import pytest
 import torch
 
-from conftest import REPO, run_tool
+from conftest import REPO, run_tool, run_tools_in_one_process
 
 QUICK = os.path.join(REPO, "configs", "quick", "basic_LAB_quick.yaml")
 
@@ -51,39 +52,52 @@ def test_checkpoint_carries_what_rebuilds_the_model(trained_run):
     assert {"model", "optimizer", "scheduler"} <= set(ckpt)
 
 
-def test_resume_starts_at_the_right_epoch(trained_run, photo_dir, tmp_path):
+@pytest.fixture(scope="module")
+def follow_ups(trained_run, photo_dir, photo_path, tmp_path_factory):
+    """What a user does next with the trained run, the tools one after the other in one Python process: --resume of
+    a copy whose last checkpoint is epoch 1, a rerun of a copy without --resume, inference on a photo and on a
+    folder. name -> (result, its folder)."""
     out, _, _ = trained_run
-    import shutil
-    run = tmp_path / "out"
-    shutil.copytree(out, run)
-    (run / "last_checkpoint").write_text("model_epoch_0001.pth")
-    result = run_tool("train.py", "--config-file", QUICK, "--resume", "OUTPUT_DIR", run,
-                      "PREDICTIONS_DIR", tmp_path / "p", *_data(photo_dir))
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "resumed from" in result.stderr and "at epoch 2" in result.stderr
-    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    root = tmp_path_factory.mktemp("follow_ups")
+    shutil.copytree(out, root / "resumed")
+    (root / "resumed" / "last_checkpoint").write_text("model_epoch_0001.pth")
+    shutil.copytree(out, root / "fresh")
+    train, inference = (os.path.join(REPO, "tools", f"{t}.py") for t in ("train", "inference"))
+    cases = {
+        "resumed": [train, "--config-file", QUICK, "--resume", "OUTPUT_DIR", root / "resumed", "PREDICTIONS_DIR",
+                    root / "p", *_data(photo_dir)],
+        "fresh": [train, "--config-file", QUICK, "OUTPUT_DIR", root / "fresh", "PREDICTIONS_DIR", root / "p",
+                  "SOLVER.MAX_EPOCHS", "1", *_data(photo_dir)],
+        "photo": [inference, "--img_path", photo_path, "--model_to_load", out / "model_final.pth", "--output",
+                  root / "colorized.png"],
+        "folder": [inference, "--img_path", photo_dir, "--model_to_load", out / "model_final.pth", "--output",
+                   root / "colored"],
+        "bad_key": [train, "--config-file", QUICK, "SOLVER.NOT_A_KEY", "1"],
+    }
+    results = run_tools_in_one_process(cases, root)
+    return {name: (results[name], root) for name in cases}
+
+
+def test_resume_starts_at_the_right_epoch(follow_ups):
+    result, root = follow_ups["resumed"]
+    assert result["returncode"] == 0, result["stderr"][-3000:]
+    assert "resumed from" in result["stderr"] and "at epoch 2" in result["stderr"]
+    records = [json.loads(line) for line in (root / "resumed" / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1, 2]  # epoch 2 redone once, not appended twice
 
 
-def test_without_resume_a_run_starts_fresh(trained_run, photo_dir, tmp_path):
-    out, _, _ = trained_run
-    import shutil
-    run = tmp_path / "out"
-    shutil.copytree(out, run)
-    result = run_tool("train.py", "--config-file", QUICK, "OUTPUT_DIR", run, "PREDICTIONS_DIR", tmp_path / "p",
-                      "SOLVER.MAX_EPOCHS", "1", *_data(photo_dir))
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "resumed" not in result.stderr
-    assert "epoch 1/1" in result.stderr or "epoch 1:" in result.stderr
+def test_without_resume_a_run_starts_fresh(follow_ups):
+    result, _ = follow_ups["fresh"]
+    assert result["returncode"] == 0, result["stderr"][-3000:]
+    assert "resumed" not in result["stderr"]
+    assert "epoch 1/1" in result["stderr"] or "epoch 1:" in result["stderr"]
 
 
-def test_inference_keeps_the_photo_size(trained_run, photo_path, tmp_path):
-    out, _, _ = trained_run
-    dst = tmp_path / "colorized.png"
-    result = run_tool("inference.py", "--img_path", photo_path, "--model_to_load", out / "model_final.pth",
-                      "--output", dst)
-    assert result.returncode == 0, result.stderr
-    assert str(dst) in result.stdout
+def test_inference_keeps_the_photo_size(follow_ups, photo_path):
+    result, root = follow_ups["photo"]
+    dst = root / "colorized.png"
+    assert result["returncode"] == 0, result["stderr"]
+    assert str(dst) in result["stdout"]
     src_img, out_img = cv2.imread(photo_path), cv2.imread(str(dst))
     assert out_img.shape == src_img.shape
     # Full resolution: the output's lightness is the photo's own.
@@ -92,21 +106,20 @@ def test_inference_keeps_the_photo_size(trained_run, photo_path, tmp_path):
     assert abs(l_in - l_out).mean() < 2.0
 
 
-def test_inference_on_a_folder(trained_run, photo_dir, tmp_path):
-    out, _, _ = trained_run
-    result = run_tool("inference.py", "--img_path", photo_dir, "--model_to_load", out / "model_final.pth",
-                      "--output", tmp_path / "colored")
-    assert result.returncode == 0, result.stderr
-    assert len(list((tmp_path / "colored").glob("*_colorized.png"))) == len(list(photo_dir.iterdir()))
+def test_inference_on_a_folder(follow_ups, photo_dir):
+    result, root = follow_ups["folder"]
+    assert result["returncode"] == 0, result["stderr"]
+    assert len(list((root / "colored").glob("*_colorized.png"))) == len(list(photo_dir.iterdir()))
 
 
 # The inference error cases (missing image or checkpoint, unreadable image, corrupt checkpoint, another model's
 # config) are in the bad-input matrix, tests/test_bad_inputs.py.
 
 
-def test_config_errors_exit_2_naming_the_key(tmp_path):
-    result = run_tool("train.py", "--config-file", QUICK, "SOLVER.NOT_A_KEY", "1")
-    assert result.returncode == 2 and "SOLVER.NOT_A_KEY" in result.stderr and "Traceback" not in result.stderr
+def test_config_errors_exit_2_naming_the_key(follow_ups):
+    result, _ = follow_ups["bad_key"]
+    assert result["returncode"] == 2 and "SOLVER.NOT_A_KEY" in result["stderr"]
+    assert "Traceback" not in result["stderr"]
 
 
 def test_colorizer_runs_the_network_under_the_configured_autocast(trained_run, photo_path):
