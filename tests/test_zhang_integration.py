@@ -26,7 +26,7 @@ from colorization.modeling.registry import MODEL_REGISTRY, PublishedWeights
 from colorization.checkpoint import model_from_official
 from colorization.modeling.color_bins import ab_gamut_bins, load_color_prior, rebalancing_weights
 from colorization.modeling.zhang import ECCV16Net, SIGGRAPH17Net
-from conftest import REPO, copy_photos, run_tool
+from conftest import REPO, copy_photos, run_tool, run_tools_in_one_process
 
 
 CONFIGS = os.path.join(REPO, "configs")
@@ -267,32 +267,19 @@ QUICK_RUNS = ("basic_classification_quick", "larger_net_quick", "siggraph17_quic
 @pytest.fixture(scope="module")
 def quick_runs(train_photos, color_prior_file, tmp_path_factory):
     """name -> run folder of a one-epoch classification run of configs/quick/<name>.yaml through tools/train.py
-    on the 8 photos (the basic one with MODEL.COLOR_PRIOR). The three runs start together, one thread each:
-    most of a run is start-up (imports, data, checkpoint writing), so together they take about half as long."""
-    started = {}
+    on the 8 photos (the basic one with MODEL.COLOR_PRIOR), the three one after the other in one Python process."""
+    root = tmp_path_factory.mktemp("quick_runs")
+    cases = {}
     for name in QUICK_RUNS:
-        root = tmp_path_factory.mktemp(name)
         opts = [*_data_opts(train_photos), "MODEL.HEAD", "classification",
-                "OUTPUT_DIR", root / "out", "PREDICTIONS_DIR", root / "predictions"]
+                "OUTPUT_DIR", root / name / "out", "PREDICTIONS_DIR", root / name / "predictions"]
         if name == "basic_classification_quick":
             opts += ["MODEL.COLOR_PRIOR", color_prior_file]
-        command = [sys.executable, os.path.join(REPO, "tools", "train.py"),
-                   "--config-file", os.path.join(QUICK, f"{name}.yaml"), *map(str, opts)]
-        log = open(root / "stderr.txt", "w+")
-        env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=log, text=True)
-        started[name] = (root / "out", process, log)
-    runs = {}
-    for name, (out, process, log) in started.items():
-        try:
-            returncode = process.wait(timeout=600)
-        finally:
-            log.seek(0)
-            stderr = log.read()
-            log.close()
-        assert returncode == 0, f"{name}: {stderr[-3000:]}"
-        runs[name] = out
-    return runs
+        cases[name] = [os.path.join(REPO, "tools", "train.py"), "--config-file", os.path.join(QUICK, f"{name}.yaml"),
+                       *opts]
+    for name, result in run_tools_in_one_process(cases, root).items():
+        assert result["returncode"] == 0, f"{name}: {result['stderr'][-3000:]}"
+    return {name: root / name / "out" for name in QUICK_RUNS}
 
 
 @pytest.mark.parametrize("name", QUICK_RUNS)
