@@ -1,5 +1,7 @@
 """FID: the Frechet distance against scipy's sqrtm formula, FID of a set with itself, pytorch-fid's Inception v3
 layout loaded strictly, batched features summed like the full set, and tools/evaluate.py --fid end to end."""
+import os
+
 import numpy as np
 import pytest
 import scipy.linalg
@@ -9,7 +11,7 @@ from colorization.engine.fid import FIDAccumulator, build_fid_network
 from colorization.errors import UserError
 from colorization.metrics import frechet_distance
 from colorization.modeling.inception import FID_INCEPTION_WEIGHTS, FIDInceptionV3
-from conftest import REPO, copy_photos, run_tool
+from conftest import REPO, copy_photos, run_tools_in_one_process
 
 
 def _scipy_frechet(mu1, s1, mu2, s2):
@@ -135,18 +137,22 @@ def _three_photos(photo_dir, tmp_path):
 def test_evaluate_reports_fid_with_the_number_of_images(inception_file, photo_dir, tmp_path):
     photos = _three_photos(photo_dir, tmp_path)
     out = tmp_path / "eval"
-    proc = run_tool("evaluate.py", "--model_to_load", f"{REPO}/models/landscape_train/basic_LAB.pth", "--dataset",
-                    photos, "--output", out, "--num_images", "0", "--device", "cpu", "--fid", "--fid_weights",
-                    inception_file[0], timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "FID ↓" in proc.stdout and "these 3 images; below 2048 images FID is biased upwards" in proc.stdout
+    evaluate = [os.path.join(REPO, "tools", "evaluate.py"), "--model_to_load",
+                f"{REPO}/models/landscape_train/basic_LAB.pth", "--dataset", photos, "--fid"]
+    results = run_tools_in_one_process({  # one after the other in one Python process
+        "fid": [*evaluate, "--output", out, "--num_images", "0", "--device", "cpu", "--fid_weights",
+                inception_file[0]],
+        "bad_weights": [*evaluate, "--output", tmp_path / "eval2", "--fid_weights", tmp_path / "nowhere.pth"],
+    }, tmp_path)
+    proc, bad = results["fid"], results["bad_weights"]
+    assert proc["returncode"] == 0, proc["stderr"][-3000:]
+    assert "FID ↓" in proc["stdout"] and "these 3 images; below 2048 images FID is biased upwards" in proc["stdout"]
     import json
     metrics = json.loads((out / "metrics.json").read_text())
     model, baseline = metrics["models"][0]["metrics"], metrics["baselines"][0]["metrics"]
     assert model["fid_images"] == 3 and model["fid"] > 0 and baseline["fid"] > 0
-    bad = run_tool("evaluate.py", "--model_to_load", f"{REPO}/models/landscape_train/basic_LAB.pth", "--dataset",
-                   photos, "--output", tmp_path / "eval2", "--fid", "--fid_weights", tmp_path / "nowhere.pth")
-    assert bad.returncode == 2 and bad.stderr.startswith("error: FID weights") and "nowhere.pth" in bad.stderr
+    assert bad["returncode"] == 2 and bad["stderr"].startswith("error: FID weights"), bad["stderr"][-2000:]
+    assert "nowhere.pth" in bad["stderr"]
 
 
 @pytest.mark.slow
