@@ -260,6 +260,18 @@ def test_folded_batch_norms_give_the_same_numbers(name):
     assert float((want - got).abs().max()) <= 1e-5 * max(1.0, float(want.abs().max()))
 
 
+def test_a_batch_norm_without_its_own_scale_and_shift_is_folded_too():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.BatchNorm2d(4, affine=False)).eval()
+    model[1].running_mean.uniform_(-1.0, 1.0)
+    model[1].running_var.uniform_(0.01, 0.1)
+    folded = fold_batch_norms(model)
+    assert isinstance(folded[1], torch.nn.Identity)
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        assert float((model(x) - folded(x)).abs().max()) <= 1e-5
+
+
 def test_an_exported_model_cannot_be_trained(exported):
     _, onnx_c, path = exported("basic_regression")
     model = onnx_c.model

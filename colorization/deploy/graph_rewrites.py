@@ -55,10 +55,12 @@ def with_phase_convolutions(model):
 
 def _fold(conv, bn):
     """conv's weight and bias become those of bn(conv(x)) with bn's running statistics."""
-    scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
+    gamma = bn.weight.detach() if bn.affine else torch.ones_like(bn.running_var)
+    beta = bn.bias.detach() if bn.affine else torch.zeros_like(bn.running_mean)
+    scale = gamma / torch.sqrt(bn.running_var + bn.eps)
     bias = conv.bias.detach() if conv.bias is not None else torch.zeros_like(bn.running_mean)
     conv.weight = nn.Parameter(conv.weight.detach() * scale.reshape(-1, *[1] * (conv.weight.dim() - 1)))
-    conv.bias = nn.Parameter((bias - bn.running_mean) * scale + bn.bias.detach())
+    conv.bias = nn.Parameter((bias - bn.running_mean) * scale + beta)
 
 
 def _pairs(module):
