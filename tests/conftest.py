@@ -94,12 +94,16 @@ def run_tool(*args, cwd=None, env=None, timeout=600):
 
 
 # Many short tool runs, one after the other in one subprocess (a single Python start-up for all of them): each
-# runs as __main__ with its own argv and gets its own exit code, stdout and stderr.
+# runs as __main__ with its own argv and gets its own exit code, stdout and stderr. A run that hangs is named, and
+# every thread's stack is printed, long before the subprocess timeout.
+HANG_DUMP_S = 300
 _TOOLS_DRIVER = r'''
-import contextlib, io, json, logging, runpy, sys, traceback
-cases_file, results_file = sys.argv[1], sys.argv[2]
+import contextlib, faulthandler, io, json, logging, runpy, sys, traceback
+cases_file, results_file, hang_s = sys.argv[1], sys.argv[2], float(sys.argv[3])
 results = {}
 for name, argv in json.load(open(cases_file)).items():
+    print(f"running {name!r}", file=sys.__stderr__, flush=True)
+    faulthandler.dump_traceback_later(hang_s, exit=True, file=sys.__stderr__)
     err, out = io.StringIO(), io.StringIO()
     logging.root.handlers.clear()
     sys.argv = list(argv)
@@ -112,8 +116,11 @@ for name, argv in json.load(open(cases_file)).items():
         except BaseException:
             traceback.print_exc()
             rc = 1
+    faulthandler.cancel_dump_traceback_later()
     results[name] = {"returncode": rc, "stdout": out.getvalue(), "stderr": err.getvalue()}
 json.dump(results, open(results_file, "w"))
+print("all runs done; exiting", file=sys.__stderr__, flush=True)
+faulthandler.dump_traceback_later(hang_s, exit=True, file=sys.__stderr__)
 '''
 
 
@@ -122,10 +129,10 @@ def run_tools_in_one_process(cases, folder):
     cases = {name: [str(a) for a in argv] for name, argv in cases.items()}
     (folder / "cases.json").write_text(json.dumps(cases))
     proc = subprocess.run([sys.executable, "-c", _TOOLS_DRIVER, str(folder / "cases.json"),
-                           str(folder / "results.json")], cwd=REPO,
+                           str(folder / "results.json"), str(HANG_DUMP_S)], cwd=REPO,
                           env=dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1"), capture_output=True,
                           text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.returncode == 0, proc.stderr[-8000:]
     return json.loads((folder / "results.json").read_text())
 
 

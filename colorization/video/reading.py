@@ -113,7 +113,7 @@ class VideoFileSource:
         self._frames = self._decode()
         self.first = next(self._frames, None)
         if self.first is None:
-            self._container.close()
+            self.close()
             why = f": {self.damage.reason}" if self.damage else ""
             raise UserError(f"--video {path} holds no video frame that can be decoded{why}")
         self.info = self._info()
@@ -180,8 +180,15 @@ class VideoFileSource:
         yield from self._frames
 
     def close(self):
+        """Ends decoding and frees the decoder here, once its threads are idle. PyAV frees a codec context (joining
+        its frame threads) holding the GIL whenever the object goes away; a frame thread that is then passing an
+        FFmpeg error to Python's logging waits for the GIL forever. Flushing first waits for those threads with the
+        GIL released."""
         self._frames.close()
+        if self._stream is not None:
+            self._stream.codec_context.flush_buffers()
         self._container.close()
+        self._stream = None
 
 
 class ImageSequenceSource:
