@@ -224,13 +224,14 @@ def _batch_norms(module):
 
 # config, overrides, the BatchNorms left in the part of the network checked: none where each follows a plain
 # convolution in a Sequential (basic), the stem's where a hint branch is added between (EfficientNet, ResNet, whose
-# blocks declare their pairs), all of them after spectral-norm convolutions, whose weight is computed (DDColor).
+# blocks declare their pairs), and in DDColor those after its spectral-norm convolutions, once these are plain
+# convolutions with their eval-mode weight (3 of 9: the others follow a ReLU or normalise a skip feature).
 FOLDS = {
     "basic": ("configs/quick/basic_hints_quick.yaml", [], lambda m: m, 0),
     "efficientnet": ("configs/quick/effnet_unet_quick.yaml", ["MODEL.PRETRAINED", "", "MODEL.HINTS", "True"],
                      lambda m: m.encoder, 1),
     "resnet": ("configs/quick/recipe_resnet34_quick.yaml", [], lambda m: m.encoder, 1),
-    "ddcolor": ("configs/quick/ddcolor_quick.yaml", [], lambda m: m, None),
+    "ddcolor": ("configs/quick/ddcolor_quick.yaml", [], lambda m: m, 6),
 }
 
 

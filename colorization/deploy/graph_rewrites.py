@@ -1,6 +1,6 @@
 """Exact rewrites of a network before export: into operators that onnxruntime runs on its fast convolution path
-(with_phase_convolutions), and with each inference-mode BatchNorm merged into the convolution before it
-(fold_batch_norms)."""
+(with_phase_convolutions), and with each inference-mode BatchNorm merged into the convolution before it, after
+convolutions whose weight is computed (spectral norm) are fixed to that weight (fold_batch_norms)."""
 import copy
 
 import torch
@@ -63,10 +63,19 @@ def _fold(conv, bn):
     conv.bias = nn.Parameter((bias - bn.running_mean) * scale + beta)
 
 
+def _fix_computed_weights(model):
+    """Each layer that computes its convolution weight at every call and can say which plain nn.Conv2d it is in
+    eval mode (`as_conv2d`: spectral norm, whose weight is weight_orig / sigma) is replaced by that convolution."""
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if hasattr(child, "as_conv2d"):
+                setattr(parent, name, child.as_conv2d())
+
+
 def _pairs(module):
     """(conv, BatchNorm) names under `module` where the BatchNorm takes the convolution's output and nothing else
-    does: adjacent children of a Sequential (a plain nn.Conv2d: subclasses may compute their weight, as spectral norm
-    does), and the pairs a module declares in `conv_bn_pairs` (its forward computes bn(conv(x)))."""
+    does: adjacent children of a Sequential (a plain nn.Conv2d: subclasses may compute their weight), and the pairs
+    a module declares in `conv_bn_pairs` (its forward computes bn(conv(x)))."""
     if isinstance(module, nn.Sequential):
         children = list(module.named_children())
         return [(c, b) for (c, conv), (b, bn) in zip(children, children[1:])
@@ -76,10 +85,12 @@ def _pairs(module):
 
 def fold_batch_norms(model):
     """A copy of `model` (in eval mode) whose BatchNorms that directly follow a convolution are merged into it
-    and replaced by nn.Identity: the same numbers up to float rounding, a third fewer operators in the exported
-    graph (onnxruntime merges them at load anyway; the exporter's tracing time is per operator)."""
+    and replaced by nn.Identity, and whose spectral-norm convolutions are plain ones with their eval-mode weight:
+    the same numbers up to float rounding, a third fewer operators in the exported graph (onnxruntime merges
+    BatchNorms at load anyway; the exporter's tracing time is per operator)."""
     model = copy.deepcopy(model).eval()
     with torch.no_grad():
+        _fix_computed_weights(model)
         for parent in list(model.modules()):
             for conv_name, bn_name in _pairs(parent):
                 bn = getattr(parent, bn_name)

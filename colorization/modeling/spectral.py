@@ -36,3 +36,15 @@ class SpectralNormConv2d(nn.Module):
 
     def forward(self, x):
         return F.conv2d(x, self.normalized_weight(), self.bias, self.stride, self.padding)
+
+    def as_conv2d(self):
+        """The plain nn.Conv2d this layer is in eval mode (its weight divided by sigma once): for export."""
+        if self.training:
+            raise ValueError("as_conv2d() is for a layer in eval mode: in training sigma changes at every call")
+        weight = self.normalized_weight().detach()
+        conv = nn.Conv2d(weight.shape[1], weight.shape[0], weight.shape[2], self.stride, self.padding,
+                         bias=self.bias is not None)
+        conv.weight = nn.Parameter(weight.clone())
+        if self.bias is not None:
+            conv.bias = nn.Parameter(self.bias.detach().clone())
+        return conv
