@@ -118,24 +118,26 @@ def test_a_misspelt_flag_among_overrides_is_named(argv):
 
 @pytest.fixture(scope="module")
 def trained(photo_dir, tmp_path_factory):
-    """A one-epoch run whose --resume comes last, after the KEY VALUE pairs; then a second epoch resumed with
-    the --config-file given last (through tools/train.py)."""
+    """A one-epoch run whose --resume comes last, after the KEY VALUE pairs (its second epoch, resumed with the
+    --config-file given last through tools/train.py, is the first of command_runs)."""
     root = tmp_path_factory.mktemp("cli_train")
     out, preds = root / "out", root / "preds"
     opts = ["OUTPUT_DIR", out, "PREDICTIONS_DIR", preds, *_data(photo_dir)]
     first = run_command("colorization-train", "--config-file", QUICK, "SOLVER.MAX_EPOCHS", "1", *opts, "--resume")
     assert first.returncode == 0, first.stderr[-3000:]
     epochs_after_first = [json.loads(line)["epoch"] for line in (out / "metrics.jsonl").read_text().splitlines()]
-    second = run_tool("train.py", "SOLVER.MAX_EPOCHS", "2", *opts, "--resume", "--config-file", QUICK)
-    return out, first, epochs_after_first, second
+    resume = [os.path.join(REPO, "tools", "train.py"), "SOLVER.MAX_EPOCHS", "2", *opts, "--resume", "--config-file",
+              QUICK]
+    return out, first, epochs_after_first, resume
 
 
-def test_resume_after_the_overrides_is_the_flag(trained):
-    out, first, epochs_after_first, second = trained
+def test_resume_after_the_overrides_is_the_flag(trained, command_runs):
+    out, first, epochs_after_first, _ = trained
+    second = command_runs["resumed_second_epoch"]
     assert "--resume: no checkpoint in" in first.stderr  # the flag reached the trainer, not the config
     assert epochs_after_first == [1]
-    assert second.returncode == 0, second.stderr[-3000:]
-    assert "resumed from" in second.stderr and "at epoch 2" in second.stderr
+    assert second["returncode"] == 0, second["stderr"][-3000:]
+    assert "resumed from" in second["stderr"] and "at epoch 2" in second["stderr"]
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1, 2]
 
@@ -143,7 +145,8 @@ def test_resume_after_the_overrides_is_the_flag(trained):
 # ------------------------------------------------------------------- mistakes: one driver subprocess
 @pytest.fixture(scope="module")
 def command_runs(trained, photo_dir, photo_path, tmp_path_factory):
-    """Many short runs of the installed console scripts in one Python process (one start-up): name -> result."""
+    """Many short runs of the installed console scripts in one Python process (one start-up), after the resumed
+    second epoch of `trained`: name -> result."""
     root = tmp_path_factory.mktemp("cli_runs")
     a_file = root / "a_file"
     a_file.write_text("a regular file")
@@ -193,7 +196,9 @@ def command_runs(trained, photo_dir, photo_path, tmp_path_factory):
                     "--size", "64", "--output", root / "figures"],
     }
     cases.update({f"{name} --help": [name, "--help"] for name in COMMANDS})
-    results = run_tools_in_one_process({name: [command(argv[0]), *argv[1:]] for name, argv in cases.items()}, root)
+    runs = {"resumed_second_epoch": trained[3]}  # first: export and figures read its checkpoint and metrics
+    runs.update({name: [command(argv[0]), *argv[1:]] for name, argv in cases.items()})
+    results = run_tools_in_one_process(runs, root)
     for r in results.values():
         r["root"] = root
     return results

@@ -18,7 +18,7 @@ from colorization.data.build import build_data_loader, build_dataset
 from colorization.data.image_io import read_image_file
 from colorization.data.pack import shrink
 from colorization.data.shards import ShardSource
-from conftest import REPO, run_tool
+from conftest import REPO, run_tool, run_tools_in_one_process
 from test_reliability import (CONFIG, HARNESS, ITERS_PER_EPOCH, PAUSE_AT, TRAIN_PY, _assert_same_final_state,
                               _opts, _train_in_process)
 
@@ -129,12 +129,20 @@ def test_a_damaged_shard_is_named_skipped_and_counted(packed, tmp_path, caplog):
     source = ShardSource(str(copy))
     assert source.damaged == [shards[0].name] and 0 < len(source.list_images()) < 12
     assert f"skipping damaged shard {copy}/{shards[0].name}: SHA-256 differs" in caplog.text
+    # Every shard damaged, and then an index that is not JSON: training stops with one error line (one process).
+    unreadable = tmp_path / "unreadable"
+    unreadable.mkdir()
+    for p in copy.iterdir():
+        (unreadable / p.name).write_bytes(p.read_bytes())
     for p in shards:
         p.write_bytes(b"")
-    result = run_tool("train.py", "--config-file", CONFIG, *_opts(copy, tmp_path / "run", tmp_path / "preds"))
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "no images found" in errors[0], result.stderr[-2000:]
-    (copy / "index.json").write_text("{not json")
-    result = run_tool("train.py", "--config-file", CONFIG, *_opts(copy, tmp_path / "run", tmp_path / "preds"))
-    assert result.returncode == 2 and "error: cannot read the shard index" in result.stderr
+    (unreadable / "index.json").write_text("{not json")
+    results = run_tools_in_one_process({name: [TRAIN_PY, "--config-file", CONFIG, *_opts(folder, tmp_path / name,
+                                                                                          tmp_path / "preds")]
+                                        for name, folder in (("empty", copy), ("bad_index", unreadable))}, tmp_path)
+    result = results["empty"]
+    assert result["returncode"] == 2 and "Traceback" not in result["stderr"]
+    errors = [line for line in result["stderr"].splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "no images found" in errors[0], result["stderr"][-2000:]
+    result = results["bad_index"]
+    assert result["returncode"] == 2 and "error: cannot read the shard index" in result["stderr"]
