@@ -77,6 +77,28 @@ def test_the_console_scripts_are_the_tools_main():
         assert tool["main"] is scripts[name].load(), f"tools/{script}.py runs something else than {name}"
 
 
+# A command's process skips the interpreter's last garbage collections (gc.freeze at exit); a main called with its
+# own argv, as from a notebook, leaves the caller's exit as it was. The check runs after every other exit handler
+# (registered first, so it runs last) and prints the objects the collector no longer looks at.
+_EXIT_PROBE = """
+import atexit, gc, sys
+atexit.register(lambda: print("frozen at exit:", gc.get_freeze_count()))
+from colorization.cli import pack
+as_command = sys.argv[1] == "command"
+sys.argv = ["colorization-pack", "--help"]
+sys.exit(pack.main() if as_command else pack.main(["--help"]))
+"""
+
+
+@pytest.mark.parametrize("how", ["command", "library"])
+def test_a_command_exits_without_the_last_garbage_collections(how):
+    r = subprocess.run([sys.executable, "-c", _EXIT_PROBE, how], cwd=REPO, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0 and "usage:" in r.stdout, r.stderr[-3000:]  # the output is flushed, the status kept
+    frozen = int(r.stdout.rsplit("frozen at exit:", 1)[1])
+    assert (frozen > 10_000) if how == "command" else (frozen == 0), frozen
+
+
 def test_colorize_a_photo_with_the_shipped_model_as_the_tool_does(photo_path, tmp_path):
     by_command, by_tool = tmp_path / "command.png", tmp_path / "tool.png"
     result = run_command("colorize", "--img_path", photo_path, "--model_to_load", SHIPPED_LAB,

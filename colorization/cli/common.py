@@ -1,8 +1,10 @@
 """What every command shares: an argument parser whose mistakes are one `error:` line, KEY VALUE config overrides
 anywhere among the flags, and the one place a UserError becomes that line and exit code 2."""
 import argparse
+import atexit
 import difflib
 import functools
+import gc
 import sys
 
 from ..engine.colorizer import BACKENDS
@@ -11,15 +13,33 @@ from ..errors import UserError
 
 def exit_2_on_user_error(main):
     """Decorate a command's main(argv): a UserError (including a mistake on the command line) is printed as one
-    `error: <message>` line on stderr and the command returns 2."""
+    `error: <message>` line on stderr and the command returns 2. Run as the process's command (argv None: read from
+    sys.argv), it also makes the process's exit quick (_freeze_objects_at_exit)."""
     @functools.wraps(main)
     def run(argv=None):
+        if argv is None:
+            _freeze_objects_at_exit()
         try:
             return main(argv)
         except UserError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
     return run
+
+
+_exit_hook_registered = False
+
+
+def _freeze_objects_at_exit():
+    """At the interpreter's exit, after the threads are joined and before its last garbage collections, moves the
+    objects still alive out of the collector's sight (gc.freeze). Those collections walk torch's ~10^5 objects and
+    cost 0.4-0.7 s per command. The exit otherwise stays the same: every exit handler runs, the output is flushed,
+    objects are released as their last reference goes; only those in reference cycles are left to the operating
+    system, whose finalizers Python never promises at exit anyway: every command closes its files itself."""
+    global _exit_hook_registered
+    if not _exit_hook_registered:
+        atexit.register(gc.freeze)
+        _exit_hook_registered = True
 
 
 def add_backend_argument(parser):
