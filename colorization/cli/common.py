@@ -1,5 +1,5 @@
 """What every command shares: an argument parser whose mistakes are one `error:` line, KEY VALUE config overrides
-anywhere among the flags, and the one place a UserError becomes that line and exit code 2."""
+anywhere among the flags, the one place a UserError becomes that line and exit code 2, and a quick exit."""
 import argparse
 import atexit
 import difflib
