@@ -283,6 +283,7 @@ def test_shipped_checkpoints_with_the_old_loss_key_still_load():
     (["MODEL.HEAD", "classification", "LOSS.CLASSIFICATION_WEIGHT", "0"], "LOSS.CLASSIFICATION_WEIGHT"),
     (["LOSS.GAN_WEIGHT", "1", "LOSS.GAN_START_EPOCH", "20", "SOLVER.MAX_EPOCHS", "20"], "LOSS.GAN_START_EPOCH is 20"),
     (["MODEL.FREEZE_ENCODER_EPOCHS", "1"], "resnet34_unet"),
+    (["SOLVER.ENCODER_LR_FACTOR", "0.1"], "SOLVER.ENCODER_LR_FACTOR is 0.1, but MODEL.ARCH 'basic' has no pretrained"),
 ])
 def test_loss_settings_that_cannot_train_are_refused(opts, named):
     assert named in _refused(opts)

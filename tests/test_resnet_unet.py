@@ -143,6 +143,26 @@ def test_encoder_is_held_still_for_the_freeze_epochs():
     assert not torch.equal(model.encoder.conv1.weight, encoder_before["conv1.weight"])
 
 
+def test_encoder_learns_at_its_factor_of_the_rate_after_the_held_epochs():
+    cfg = _cfg("MODEL.FREEZE_ENCODER_EPOCHS", "1", "SOLVER.ENCODER_LR_FACTOR", "0.1", "SOLVER.WARMUP_ITERS", "0",
+               "SOLVER.LR_SCHEDULER", "step", "SOLVER.STEPS", "(100,)", "SOLVER.BASE_LR", "0.01")
+    model = build_model(cfg)
+    optimizer = build_optimizer(cfg, model)
+    rest, encoder = optimizer.param_groups
+    assert {id(p) for p in encoder["params"]} == {id(p) for p in model.encoder.parameters()}
+    assert not {id(p) for p in rest["params"]} & {id(p) for p in encoder["params"]}
+    scheduler = build_lr_scheduler(cfg, optimizer, iters_per_epoch=2)
+    rates = []
+    for _ in range(4):  # two epochs of two iterations
+        rates.append((rest["lr"], encoder["lr"]))
+        optimizer.step()
+        scheduler.step()
+    assert rates == [(0.01, 0.0), (0.01, 0.0), (0.01, pytest.approx(0.001)), (0.01, pytest.approx(0.001))]
+    # Without a factor or held epochs the encoder is no group of its own.
+    plain = build_model(_cfg())
+    assert len(build_optimizer(_cfg(), plain).param_groups) == 1
+
+
 def test_hints_reach_the_output_through_the_decoder():
     """Once the hint branch's taps have learnt something, a hint changes the colors around it (the branch is the
     path that does not pass through the pretrained encoder's normalisation)."""

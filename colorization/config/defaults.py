@@ -111,6 +111,9 @@ _C.SOLVER = Section()
 _C.SOLVER.OPTIMIZER = Choice("adam", among=("adam", "adamw", "sgd"))
 # Learning rate after warmup.
 _C.SOLVER.BASE_LR = Float(1e-3, gt=0)
+# The learning rate of a pretrained encoder (MODEL.PRETRAINED of a network that has one), as a factor of the rest's:
+# below 1 its ImageNet features change more slowly than the decoder learns (a backbone multiplier).
+_C.SOLVER.ENCODER_LR_FACTOR = Float(1.0, ge=0)
 # Weight decay (decoupled for adamw, L2 for adam and sgd).
 _C.SOLVER.WEIGHT_DECAY = Float(0.0, ge=0)
 # Momentum of SGD.

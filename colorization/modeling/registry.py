@@ -129,10 +129,12 @@ def check_model_config(cfg):
     if cfg.INPUT.KEEP_ASPECT and takes_hints(cfg):
         raise UserError("config key INPUT.KEEP_ASPECT is True, but hint models see their photo square (the hint "
                         "grid is INPUT.SIZE x INPUT.SIZE); set it to False")
-    if cfg.MODEL.FREEZE_ENCODER_EPOCHS and not entry.pretrained_module:
-        with_encoder = sorted(n for n, e in MODEL_REGISTRY.items() if e.pretrained_module)
-        raise UserError(f"config key MODEL.FREEZE_ENCODER_EPOCHS is {cfg.MODEL.FREEZE_ENCODER_EPOCHS}, but MODEL.ARCH "
-                        f"{entry.name!r} has no pretrained encoder; models with one: {', '.join(with_encoder)}")
+    for key, value, default in (("MODEL.FREEZE_ENCODER_EPOCHS", cfg.MODEL.FREEZE_ENCODER_EPOCHS, 0),
+                                ("SOLVER.ENCODER_LR_FACTOR", cfg.SOLVER.ENCODER_LR_FACTOR, 1.0)):
+        if value != default and not entry.pretrained_module:
+            with_encoder = sorted(n for n, e in MODEL_REGISTRY.items() if e.pretrained_module)
+            raise UserError(f"config key {key} is {value:g}, but MODEL.ARCH {entry.name!r} has no pretrained "
+                            f"encoder; models with one: {', '.join(with_encoder)}")
     pretrained = cfg.MODEL.PRETRAINED.strip().lower()
     if pretrained and "://" not in pretrained and not pretrained.endswith((".pth", ".pt", ".bin", ".safetensors")) \
             and pretrained not in entry.weights:

@@ -1,5 +1,6 @@
 """build_optimizer and build_lr_scheduler: the model's optimizer and its per-iteration warmup + cosine / step
-schedule (with a pretrained encoder held still for MODEL.FREEZE_ENCODER_EPOCHS), and the discriminator's own."""
+schedule (with a pretrained encoder held still for MODEL.FREEZE_ENCODER_EPOCHS, then at SOLVER.ENCODER_LR_FACTOR
+times the rest's rate), and the discriminator's own."""
 import functools
 import math
 
@@ -16,21 +17,22 @@ def make_optimizer(name, params, lr, betas=(0.9, 0.999), weight_decay=0.0, momen
     raise ValueError(f"unknown optimizer {name!r}")
 
 
-def _encoder_held(cfg, model):
-    """The parameters of the model's pretrained encoder when MODEL.FREEZE_ENCODER_EPOCHS holds it still, else []."""
+def _encoder_group(cfg, model):
+    """The parameters of the model's pretrained encoder when they get a schedule of their own (held still for
+    MODEL.FREEZE_ENCODER_EPOCHS, or a SOLVER.ENCODER_LR_FACTOR other than 1), else []."""
     encoder = getattr(model, "encoder", None)
-    if cfg.MODEL.FREEZE_ENCODER_EPOCHS == 0 or encoder is None:
+    if (cfg.MODEL.FREEZE_ENCODER_EPOCHS == 0 and cfg.SOLVER.ENCODER_LR_FACTOR == 1) or encoder is None:
         return []
     return [p for p in encoder.parameters() if p.requires_grad]
 
 
 def build_optimizer(cfg, model):
-    """One parameter group, or two (the rest, then the encoder) when the encoder is held still at first."""
+    """One parameter group, or two (the rest, then the encoder) when the encoder has its own schedule."""
     s = cfg.SOLVER
-    held = {id(p) for p in _encoder_held(cfg, model)}
-    params = [p for p in model.parameters() if p.requires_grad and id(p) not in held]
-    if held:
-        params = [{"params": params}, {"params": [p for p in model.parameters() if id(p) in held]}]
+    own = {id(p) for p in _encoder_group(cfg, model)}
+    params = [p for p in model.parameters() if p.requires_grad and id(p) not in own]
+    if own:
+        params = [{"params": params}, {"params": [p for p in model.parameters() if id(p) in own]}]
     return make_optimizer(s.OPTIMIZER, params, s.BASE_LR, s.BETAS, s.WEIGHT_DECAY, s.MOMENTUM)
 
 
@@ -52,13 +54,16 @@ def lr_factor(iteration, iters_per_epoch, max_epochs, warmup_iters, schedule, st
 
 
 def build_lr_scheduler(cfg, optimizer, iters_per_epoch):
-    """A LambdaLR stepped once per iteration; a held encoder's group gets 0 for its first epochs."""
+    """A LambdaLR stepped once per iteration; the encoder's group, where it has one, gets 0 for its held epochs and
+    then SOLVER.ENCODER_LR_FACTOR times the rest's rate."""
     s = cfg.SOLVER
     factor = functools.partial(lr_factor, iters_per_epoch=iters_per_epoch, max_epochs=s.MAX_EPOCHS,
                                warmup_iters=s.WARMUP_ITERS, schedule=s.LR_SCHEDULER, steps=tuple(s.STEPS),
                                gamma=s.GAMMA)
     held_iters = cfg.MODEL.FREEZE_ENCODER_EPOCHS * iters_per_epoch
-    lambdas = [factor, lambda it: 0.0 if it < held_iters else factor(it)][:len(optimizer.param_groups)]
+    encoder_factor = s.ENCODER_LR_FACTOR
+    lambdas = [factor, lambda it: 0.0 if it < held_iters else encoder_factor * factor(it)]
+    lambdas = lambdas[:len(optimizer.param_groups)]
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambdas)
 
 
