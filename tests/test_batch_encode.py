@@ -31,6 +31,28 @@ def test_lab_of_every_8bit_color_matches_opencv():
     assert np.abs(target[0].numpy() - ref_target).max() * color.AB_SCALE < LAB_TOLERANCE
 
 
+def _exact_lab(rgb):
+    """CIE LAB of 8-bit sRGB in float64, both branches of f and of L written out (OpenCV's constants)."""
+    v = rgb.astype(np.float64) / 255
+    linear = np.where(v > 0.04045, ((v + 0.055) / 1.055) ** 2.4, v / 12.92)
+    white = np.array([0.950456, 1.0, 1.088754])
+    xyz = linear @ np.array([[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169],
+                             [0.019334, 0.119193, 0.950227]]).T / white
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+    y = xyz[..., 1]
+    lightness = np.where(y > 0.008856, 116 * f[..., 1] - 16, 903.3 * y)
+    return np.stack([lightness, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)
+
+
+def test_lab_of_every_8bit_color_follows_the_exact_formula():
+    levels = np.arange(256, dtype=np.uint8)
+    rgb = np.stack(np.meshgrid(levels, levels, levels[::5], indexing="ij"), -1).reshape(64, -1, 3)
+    net_input, target = encode_rgb(torch.from_numpy(rgb).permute(2, 0, 1)[None], "LAB")
+    exact = _exact_lab(rgb)
+    assert np.abs(net_input[0, 0].numpy() * color.L_SCALE + color.L_CENTER - exact[..., 0]).max() < 1e-4
+    assert np.abs(target[0].permute(1, 2, 0).numpy() * color.AB_SCALE - exact[..., 1:]).max() < 1e-4
+
+
 def test_device_batches_equal_the_item_path_with_enhance_and_seeded_hints(photo_dir):
     cfg, dataset = _dataset(photo_dir)
     keys = [(epoch, i) for epoch in (0, 3) for i in range(len(dataset))]

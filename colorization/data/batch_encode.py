@@ -6,7 +6,7 @@ tolerance tests/test_batch_encode.py states."""
 import torch
 
 from .color import AB_SCALE, L_CENTER, L_SCALE
-from .color_tensor import lab_to_rgb_tensor, rgb_to_lab_tensor
+from .color_tensor import lab_to_rgb_tensor, rgb_to_lab_channels
 from .hints import TRIES_PER_POINT
 
 # Keys of a raw training batch: the photos, and per photo its number of hint points and their tries (hints.py).
@@ -16,16 +16,14 @@ RAW_KEYS = ("rgb", "hint_count", "hint_tries")
 def encode_rgb(rgb, color_space, color_enhance=1.0):
     """(B, 3, H, W) uint8 RGB -> (input (B, 1, H, W) normalised L, target (B, C, H, W)) in the network's units:
     LAB's target is ab / 110, RGB's the channels in [0, 1]; color_enhance multiplies the target's chroma."""
-    lab = rgb_to_lab_tensor(rgb)
-    net_input = (lab[:, :1] - L_CENTER) / L_SCALE
+    lightness, a, b = rgb_to_lab_channels(rgb)
+    net_input = ((lightness - L_CENTER) / L_SCALE)[:, None]
     if color_space == "LAB":
-        target = lab[:, 1:] / AB_SCALE
-        if color_enhance != 1.0:
-            target = target * color_enhance
+        target = torch.stack([a, b], dim=1) * (color_enhance / AB_SCALE)
     elif color_space == "RGB":
         target = rgb.float() / 255.0
         if color_enhance != 1.0:
-            target = lab_to_rgb_tensor(torch.cat([lab[:, :1], lab[:, 1:] * color_enhance], dim=1))
+            target = lab_to_rgb_tensor(torch.stack([lightness, a * color_enhance, b * color_enhance], dim=1))
     else:
         raise ValueError(f"unknown color space {color_space!r}")
     return net_input, target

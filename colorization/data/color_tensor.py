@@ -37,8 +37,14 @@ def _srgb_linear(v):
     return torch.where(v > 0.04045, ((v.clamp(min=0.04045) + 0.055) / 1.055) ** 2.4, v / 12.92)
 
 
+def _cube_root(t):
+    # For t > 0: exp2(log2(t) / 3) agrees with t ** (1 / 3) within 1e-7 and takes half its time on a CPU (pow with
+    # a fractional exponent was a third of a batch's encoding).
+    return torch.exp2(torch.log2(t) / 3)
+
+
 def _f(t):
-    return torch.where(t > _EPSILON, t.clamp(min=_EPSILON) ** (1 / 3), 7.787 * t + 16 / 116)
+    return torch.where(t > _EPSILON, _cube_root(t.clamp(min=_EPSILON)), 7.787 * t + 16 / 116)
 
 
 def _linear_of_uint8(rgb):
@@ -48,16 +54,18 @@ def _linear_of_uint8(rgb):
     return table.index_select(0, rgb.flatten().int()).view(rgb.shape)
 
 
-def rgb_to_lab_tensor(rgb):
-    """(B, 3, H, W) sRGB, uint8 or float in [0, 1] -> LAB (L in [0, 100]), float32: the exact formula (OpenCV 5's
-    float conversion, data.color.rgb_to_lab, approximates it within 0.5; tests/test_batch_encode.py)."""
+def rgb_to_lab_channels(rgb):
+    """(B, 3, H, W) sRGB, uint8 or float in [0, 1] -> L (in [0, 100]), a, b, each (B, H, W) float32: the exact
+    formula (OpenCV 5's float conversion, data.color.rgb_to_lab, approximates it within 0.5;
+    tests/test_batch_encode.py)."""
     linear = _linear_of_uint8(rgb) if rgb.dtype == torch.uint8 else _srgb_linear(rgb.float())
     matrix = torch.tensor(_RGB_TO_XYZ, dtype=torch.float32, device=rgb.device)
     matrix = matrix / torch.tensor(_WHITE, dtype=torch.float32, device=rgb.device)[:, None]
     x, y, z = torch.einsum("ij,bjhw->bihw", matrix, linear).unbind(1)
     fx, fy, fz = _f(x), _f(y), _f(z)
-    lightness = torch.where(y > _EPSILON, 116 * fy - 16, _KAPPA * y)
-    return torch.stack([lightness, 500 * (fx - fy), 200 * (fy - fz)], dim=1)
+    # L is 116 f(y) - 16 on both sides of _EPSILON: f's linear branch makes it 116 * 7.787 * y = _KAPPA * y there
+    # (within 1e-4), so no second branch.
+    return 116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)
 
 
 def lab_to_rgb_tensor(lab):
