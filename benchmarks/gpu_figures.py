@@ -8,7 +8,11 @@
 2. training: the full Trainer next to the bare loop and the data loader alone, with 8 and 16 data-loader workers
    (colorization-benchmark --which train);
 3. inference: latency of read + colorize + write of a 1024x768 photo and peak GPU memory, per network, with
-   PyTorch (and onnxruntime when it has a CUDA provider).
+   PyTorch (and onnxruntime when it has a CUDA provider);
+4. shards: the training figure of 2 with 8 workers again, its photos packed into shards first (colorization-pack's
+   defaults), so that the loader's rate from shards stands next to the bare loop's;
+5. archive: photos/s of colorizing a folder of photos (everyday_test's 89, 16 per forward, 8 workers, the outputs
+   written) with the shipped basic_LAB.pth and effnet_lite0_unet_LAB_cls.pth, as `colorize --img_path` does.
 
 The compiled variants come last (each compiles for a while) and are skipped once --deadline seconds have passed, so
 that the run ends inside its time limit with everything else measured. Every row is appended to
@@ -48,7 +52,9 @@ BATCHES = (32, 64)
 WORKERS = (8, 16)
 TRAIN_SETS = '("landscape_all", "more_all", "landscape_all", "more_all")'  # 808 photos: 12 batches of 64
 COMPILED = "bf16_channels_last_compile"
-PARTS = ("precision", "train", "inference", "onnx", "compile", "profile")
+PARTS = ("precision", "train", "inference", "onnx", "shards", "archive", "compile", "profile")
+SHIPPED = ("basic_LAB.pth", "effnet_lite0_unet_LAB_cls.pth")  # in models/landscape_train/
+ARCHIVE_SET = "everyday_test"
 PROFILED_STEPS = 3
 
 
@@ -180,6 +186,50 @@ def profile_rows(cfg, batches, workdir, folder):
             for e in events[:15]]
 
 
+def shards_train_rows(cfg, workdir, iters):
+    """The training figure (bench_train) with each training set packed into shards first, as colorization-pack
+    packs them (short side 256, JPEG 95), so the loader reads what a user's packed data set holds."""
+    from colorization.data.pack import pack
+    from colorization.data.source_registry import open_source
+
+    folders = {}
+    for name in dict.fromkeys(cfg.DATASETS.TRAIN):  # a set named twice is packed once
+        part = build_dataset(cfg, (name,), train=True)
+        folders[name] = os.path.join(workdir, "shards", name)
+        pack(part.source, part.names, folders[name])
+        open_source(folders[name])  # a pack that cannot be read fails here, by name
+    train = "(" + ", ".join(repr(folders[n]) for n in cfg.DATASETS.TRAIN) + ",)"
+    cfg = cfg.clone()
+    cfg.defrost()
+    cfg.merge_from_list(["DATASETS.TRAIN", train])
+    cfg.freeze()
+    return [dict(row, source="shards") for row in bench_train(cfg, iters, os.path.join(workdir, "train_shards"))]
+
+
+def archive_rows(model, workdir, quick):
+    """photos/s of colorizing ARCHIVE_SET's photos into a folder with a shipped model (colorize --img_path's path:
+    engine.colorize_many, batches of 16 on the device, 8 workers reading, two threads writing)."""
+    from colorization.data.paths_catalog import resolve_dataset
+    from colorization.data.source_registry import open_source
+    from colorization.engine.colorize_many import colorize_many
+    from colorization.engine.colorizer import Colorizer
+
+    spec = resolve_dataset(ARCHIVE_SET)
+    source = open_source(spec.source, spec.root)
+    names = source.list_images()[:6 if quick else None]
+    colorizer = Colorizer.from_checkpoint(os.path.join(REPO, "models", "landscape_train", model))
+    out = os.path.join(workdir, "archive", os.path.splitext(model)[0])
+    for folder in (out, os.path.join(out, "warmup")):
+        os.makedirs(folder, exist_ok=True)
+    batch, workers = (2, 1) if quick else (16, 8)
+    flat = lambda folder: lambda n: os.path.join(folder, n.replace("/", "_") + ".png")  # noqa: E731
+    colorize_many(colorizer, source, names[:batch], flat(os.path.join(out, "warmup")), batch, 0)  # first-call work
+    report = colorize_many(colorizer, source, names, flat(out), batch, workers)
+    return [{"figure": "archive", "model": model, "photos": len(report.written), "unreadable": len(report.unreadable),
+             "seconds": round(report.seconds, 2), "photos_per_s": round(report.photos_per_s, 1), "batch": batch,
+             "workers": workers, "device": str(colorizer.device)}]
+
+
 def main():
     args = parse_args()
     start = time.perf_counter()
@@ -216,6 +266,13 @@ def main():
                          **{"DATALOADER.NUM_WORKERS": workers})
             guarded(record, f"train {cfg.MODEL.ARCH} {workers} workers", bench_train, cfg, 4 if args.quick else 48,
                     os.path.join(workdir, f"train{workers}"))
+        if "shards" in parts:
+            cfg = config("basic" if args.quick else "eccv16", batches[-1], args.quick, args.opts,
+                         **{"DATALOADER.NUM_WORKERS": 1 if args.quick else WORKERS[0]})
+            guarded(record, f"train {cfg.MODEL.ARCH} from shards", shards_train_rows, cfg, workdir,
+                    4 if args.quick else 48)
+        for model in SHIPPED if "archive" in parts else ():
+            guarded(record, f"archive {model}", archive_rows, model, workdir, args.quick)
         for arch in networks if "inference" in parts else ():
             guarded(record, f"inference {arch}", bench_inference, config(arch, 1, args.quick, args.opts), [],
                     3 if args.quick else 10, workdir)
@@ -263,15 +320,22 @@ def write_tables(rows, folder):
         cells += [_fmt(100 * r["mfu"], 1) + " %" if r.get("mfu") is not None else "" for r in (fp32, bf16, bench, comp)]
         cells.append(_fmt(mem / 1024 if mem else None, 2))
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "| data-loader workers | trainer img/s | bare loop img/s | loader alone img/s | trainer / bare |",
-              "|---|---|---|---|---|"]
+    lines += ["", "| photos from | data-loader workers | trainer img/s | bare loop img/s | loader alone img/s | "
+                  "trainer / bare | loader / bare |", "|---|---|---|---|---|---|---|"]
     train = {}
     for r in rows:
         if r["figure"] == "training":
-            train.setdefault(r["num_workers"], {})[r["loop"]] = r
-    for workers, v in train.items():
-        lines.append(f"| {workers} | {_fmt(v['trainer']['images_per_s'])} | {_fmt(v['bare']['images_per_s'])} | "
-                     f"{_fmt(v['loader']['images_per_s'])} | {_fmt(v['trainer']['x_bare_loop'], 2)} |")
+            train.setdefault((r.get("source", "files"), r["num_workers"]), {})[r["loop"]] = r
+    for (source, workers), v in train.items():
+        lines.append(f"| {source} | {workers} | {_fmt(v['trainer']['images_per_s'])} | "
+                     f"{_fmt(v['bare']['images_per_s'])} | {_fmt(v['loader']['images_per_s'])} | "
+                     f"{_fmt(v['trainer']['x_bare_loop'], 2)} | {_fmt(v['loader']['x_bare_loop'], 2)} |")
+    lines += ["", f"| shipped model | {ARCHIVE_SET} photos colorized into a folder | photos/s | batch | workers |",
+              "|---|---|---|---|---|"]
+    for r in rows:
+        if r["figure"] == "archive":
+            lines.append(f"| {r['model']} | {r['photos']} in {r['seconds']} s | {r['photos_per_s']} | {r['batch']} | "
+                         f"{r['workers']} |")
     lines += ["", "| network | 1024x768 photo, ms (median) | colorize ms | read ms | write ms | peak GPU MiB |",
               "|---|---|---|---|---|---|"]
     for r in rows:
