@@ -190,14 +190,12 @@ def shards_train_rows(cfg, workdir, iters):
     """The training figure (bench_train) with each training set packed into shards first, as colorization-pack
     packs them (short side 256, JPEG 95), so the loader reads what a user's packed data set holds."""
     from colorization.data.pack import pack
-    from colorization.data.source_registry import open_source
 
     folders = {}
     for name in dict.fromkeys(cfg.DATASETS.TRAIN):  # a set named twice is packed once
         part = build_dataset(cfg, (name,), train=True)
         folders[name] = os.path.join(workdir, "shards", name)
         pack(part.source, part.names, folders[name])
-        open_source(folders[name])  # a pack that cannot be read fails here, by name
     train = "(" + ", ".join(repr(folders[n]) for n in cfg.DATASETS.TRAIN) + ",)"
     cfg = cfg.clone()
     cfg.defrost()
@@ -222,9 +220,12 @@ def archive_rows(model, workdir, quick):
     for folder in (out, os.path.join(out, "warmup")):
         os.makedirs(folder, exist_ok=True)
     batch, workers = (2, 1) if quick else (16, 8)
-    flat = lambda folder: lambda n: os.path.join(folder, n.replace("/", "_") + ".png")  # noqa: E731
-    colorize_many(colorizer, source, names[:batch], flat(os.path.join(out, "warmup")), batch, 0)  # first-call work
-    report = colorize_many(colorizer, source, names, flat(out), batch, workers)
+
+    def outputs_in(folder):
+        return lambda name: os.path.join(folder, name.replace("/", "_") + ".png")
+
+    colorize_many(colorizer, source, names[:batch], outputs_in(os.path.join(out, "warmup")), batch, 0)  # first calls
+    report = colorize_many(colorizer, source, names, outputs_in(out), batch, workers)
     return [{"figure": "archive", "model": model, "photos": len(report.written), "unreadable": len(report.unreadable),
              "seconds": round(report.seconds, 2), "photos_per_s": round(report.photos_per_s, 1), "batch": batch,
              "workers": workers, "device": str(colorizer.device)}]
