@@ -160,6 +160,17 @@ def test_augmentation_is_a_function_of_seed_epoch_index(photo_dir):
     assert not torch.equal(ds[(4, 2)]["target"], a["target"])  # another epoch, another crop
 
 
+def test_worker_item_is_the_augmented_photo_channels_first(photo_dir):
+    from colorization.data.transforms import train_transform
+    ds = _dataset(photo_dir, train=True, crop_scale=(0.3, 1.0), hflip_prob=0.5, seed=7)
+    for epoch, index in ((0, 0), (1, 2), (5, 1)):
+        hwc = train_transform(ds.load_rgb(index), ds.size, ds.crop_scale, ds.hflip_prob,
+                              np.random.default_rng((ds.seed, epoch, index)))
+        rgb = ds.raw_item((epoch, index))["rgb"]
+        assert rgb.is_contiguous() and rgb.dtype == torch.uint8
+        assert torch.equal(rgb, torch.from_numpy(hwc).permute(2, 0, 1))
+
+
 def test_train_loader_order_is_reproducible(photo_dir):
     cfg = load_cfg(None, ["INPUT.SIZE", "32", "SOLVER.IMS_PER_BATCH", "4", "DATALOADER.NUM_WORKERS", "0"])
     ds = build_dataset(cfg, [str(photo_dir)], train=True)

@@ -11,7 +11,7 @@ from .hints import MAX_SIMULATED_POINTS, TRIES_PER_POINT, draw_hint_tries
 from .image_io import decode_image
 from .screening import measure_source, screen
 from .sources import open_source
-from .transforms import resize_center_crop, train_transform
+from .transforms import resize_center_crop, to_chw, train_transform
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class ColorizationDataset(Dataset):
                 item.update(hint_count=count, hint_tries=torch.from_numpy(padded))
         else:
             img = resize_center_crop(img, self.size)
-        item["rgb"] = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
+        item["rgb"] = torch.from_numpy(to_chw(img))
         return item
 
     def encoder(self):

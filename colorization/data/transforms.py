@@ -3,6 +3,7 @@ training."""
 import math
 
 import cv2
+import numpy as np
 
 
 def _resize(img, width, height):
@@ -45,3 +46,11 @@ def train_transform(img, size, crop_scale, hflip_prob, rng):
     if hflip_prob > 0 and rng.random() < hflip_prob:
         img = cv2.flip(img, 1)  # several times faster than copying the numpy view img[:, ::-1]
     return img
+
+
+def to_chw(img):
+    """HxWxC -> a contiguous CxHxW copy. cv2.split writes the planes straight into the new array: a quarter of the
+    time of numpy's transposing copy (docs/data_pipeline.md)."""
+    out = np.empty((img.shape[2],) + img.shape[:2], img.dtype)
+    cv2.split(img, list(out))
+    return out
