@@ -15,8 +15,8 @@ import torch
 
 from colorization.config import load_cfg
 from colorization.data.build import build_data_loader, build_dataset
-from colorization.data.image_io import read_image_file
-from colorization.data.pack import shrink
+from colorization.data.image_io import decode_plain_jpeg, read_image_file
+from colorization.data.pack import encode_jpeg, shrink
 from colorization.data.shards import ShardSource
 from conftest import REPO, run_tool, run_tools_in_one_process
 from test_reliability import (CONFIG, HARNESS, ITERS_PER_EPOCH, PAUSE_AT, TRAIN_PY, _assert_same_final_state,
@@ -52,6 +52,14 @@ def test_pack_round_trip_keeps_names_and_content(packed, photo_dir):
         assert img.shape == original.shape and min(img.shape[:2]) == SIZE
         mse = np.mean((img.astype(np.float64) - original) ** 2)
         assert 10 * np.log10(255 ** 2 / mse) > 30  # JPEG quality 95 of the same pixels
+
+
+def test_packed_jpegs_have_fitted_huffman_tables_same_pixels_fewer_bytes(photo_dir):
+    img = shrink(read_image_file(str(sorted(photo_dir.iterdir())[0])), 256)
+    plain = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()
+    packed_bytes = encode_jpeg(img, 95)
+    assert len(packed_bytes) < len(plain)
+    assert np.array_equal(decode_plain_jpeg(packed_bytes), decode_plain_jpeg(plain))
 
 
 def test_shards_from_a_url_are_cached_and_read_the_same(packed, server, tmp_path, monkeypatch):

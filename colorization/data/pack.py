@@ -28,7 +28,10 @@ def shrink(img, size):
 
 
 def encode_jpeg(rgb, quality):
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    # Huffman tables fitted to each photo: the same pixels in 4 % fewer bytes, decoded 2-3 % faster, for 0.5 ms more
+    # per photo when packing (docs/data_pipeline.md).
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
+                           [cv2.IMWRITE_JPEG_QUALITY, quality, cv2.IMWRITE_JPEG_OPTIMIZE, 1])
     if not ok:
         raise ImageDecodeError("could not be re-encoded as JPEG")
     return buf.tobytes()
