@@ -12,6 +12,7 @@ from colorization.data.paths_catalog import DatasetSpec
 from colorization.data.build import build_data_loader, build_dataset
 from colorization.data.dataset import ColorizationDataset, split_of
 from colorization.data.image_io import ImageDecodeError, decode_image
+from colorization.data.transforms import train_transform
 from colorization.errors import UserError
 
 
@@ -161,7 +162,6 @@ def test_augmentation_is_a_function_of_seed_epoch_index(photo_dir):
 
 
 def test_worker_item_is_the_augmented_photo_channels_first(photo_dir):
-    from colorization.data.transforms import train_transform
     ds = _dataset(photo_dir, train=True, crop_scale=(0.3, 1.0), hflip_prob=0.5, seed=7)
     for epoch, index in ((0, 0), (1, 2), (5, 1)):
         hwc = train_transform(ds.load_rgb(index), ds.size, ds.crop_scale, ds.hflip_prob,
